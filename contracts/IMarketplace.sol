@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/**
+ * @title IMarketplace
+ * @notice Types, errors and events of the Proof-of-Contribution Marketplace. The implementation
+ * is {Marketplace}; clients (the `market` Python package) decode every custom error below into
+ * one typed exception with a readable message.
+ *
+ * Task life: `Open -> Training -> Finished`, `Open -> Cancelled`, `Training -> Aborted`.
+ * Round life (inside `Training`): submissions open -> {closeSubmissions} fixes the sketch seed ->
+ * sketch commitments -> {publishRound} -> next round or, after the last one, {finalize}.
+ */
+interface IMarketplace {
+    // ------------------------------------------------------------------------------------
+    // Types
+    // ------------------------------------------------------------------------------------
+
+    /// @notice Where a task is in its life.
+    enum TaskState {
+        Open,
+        Training,
+        Finished,
+        Cancelled,
+        Aborted
+    }
+
+    /// @notice Why an account was credited (see {PaymentCredited}).
+    enum CreditKind {
+        Reward, // share of the escrowed reward, pro rata to proven points
+        StakeReturned, // a trainer's stake back
+        SlashShare, // share of slashed stakes, paid to trainers that were not slashed
+        Refund, // escrow (or its unpaid part) back to the owner
+        Dust // integer-division remainder back to the owner
+    }
+
+    /**
+     * @notice What the owner fixes when posting a task.
+     * @param specCid IPFS CID of the task spec (model, hyper-parameters, initial model, schema, scoring policy)
+     * @param aggregator the only account allowed to publish rounds
+     * @param aggregatorKey the aggregator's X25519 public key; trainers encrypt updates to it
+     * @param verifier an {IRoundVerifier}; address(0) runs the task in trusted-aggregator mode
+     * @param stake exact wei every trainer deposits on {join}; may be 0
+     * @param joinDeadline unix time after which nobody can join
+     * @param submissionWindow seconds a round accepts updates
+     * @param sketchWindow seconds after {closeSubmissions} for sketch commitments
+     * @param publishGrace seconds after the sketch deadline for the aggregator to publish
+     * @param rounds number of training rounds
+     * @param minTrainers trainers needed to start
+     * @param maxTrainers cap on trainers (at most MAX_TRAINERS)
+     * @param strikesToSlash a trainer flagged or rejected in this many rounds loses its stake (>= 1)
+     */
+    struct TaskConfig {
+        string specCid;
+        address aggregator;
+        bytes32 aggregatorKey;
+        address verifier;
+        uint256 stake;
+        uint64 joinDeadline;
+        uint32 submissionWindow;
+        uint32 sketchWindow;
+        uint32 publishGrace;
+        uint16 rounds;
+        uint16 minTrainers;
+        uint16 maxTrainers;
+        uint16 strikesToSlash;
+    }
+
+    /// @notice A task as {getTask} returns it.
+    struct TaskView {
+        TaskConfig config;
+        address owner;
+        uint256 reward;
+        uint256 held; // wei of this task still in escrow (reward + stakes), 0 once settled
+        TaskState state;
+        uint16 currentRound; // the round now running; equals rounds once all are published
+        uint16 publishedRounds;
+        uint16 trainerCount;
+        bool trustedAggregator; // true when config.verifier == address(0): no proof is checked
+    }
+
+    /// @notice A round as {getRound} returns it.
+    struct RoundView {
+        uint64 submissionDeadline;
+        uint64 sketchDeadline; // 0 until submissions are closed
+        uint64 publishDeadline; // effective deadline; after it anyone may {abort}
+        uint16 submissions;
+        uint16 sketches;
+        bool closed;
+        bool published;
+        bool proofVerified;
+        uint256 seed;
+        uint256 flags;
+        uint256 rejections;
+        uint256 aggregateCommitment;
+        string globalModelCid;
+    }
+
+    /// @notice A trainer's standing in a task as {getTrainer} returns it.
+    struct TrainerView {
+        bool joined;
+        uint16 slot;
+        uint16 strikes;
+        uint256 points;
+    }
+
+    /// @notice One trainer's submission in one round as {getSubmission} returns it.
+    struct SubmissionView {
+        string updateCid;
+        bytes32 updateDigest; // 0 when the trainer did not submit
+        uint256 sketchCommitment; // 0 until committed
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Errors
+    // ------------------------------------------------------------------------------------
+
+    /// @notice createTask was called without a reward.
+    error MarketplaceZeroReward();
+    /// @notice The aggregator address is zero.
+    error MarketplaceInvalidAggregator(address aggregator);
+    /// @notice rounds is 0 or above the limit.
+    error MarketplaceInvalidRounds(uint256 rounds, uint256 maxRounds);
+    /// @notice min/max trainers are inconsistent or above the limit.
+    error MarketplaceInvalidTrainerBounds(uint256 minTrainers, uint256 maxTrainers, uint256 limit);
+    /// @notice The join deadline is not in the future.
+    error MarketplaceInvalidJoinDeadline(uint256 joinDeadline, uint256 nowTimestamp);
+    /// @notice A window or the publish grace is zero.
+    error MarketplaceInvalidWindows(uint256 submissionWindow, uint256 sketchWindow, uint256 publishGrace);
+    /// @notice A CID is empty or longer than MAX_CID_LENGTH bytes.
+    error MarketplaceInvalidCid(uint256 length, uint256 maxLength);
+    /// @notice The verifier is neither zero nor a contract.
+    error MarketplaceInvalidVerifier(address verifier);
+    /// @notice strikesToSlash is 0.
+    error MarketplaceInvalidStrikeLimit(uint256 strikesToSlash);
+    /// @notice No task has this id.
+    error MarketplaceUnknownTask(uint256 taskId);
+    /// @notice The task is not in the state the call needs.
+    error MarketplaceWrongState(uint256 taskId, TaskState state, TaskState required);
+    /// @notice The caller may not do this on this task.
+    error MarketplaceUnauthorized(uint256 taskId, address caller);
+    /// @notice The join deadline has passed.
+    error MarketplaceJoinClosed(uint256 taskId, uint256 joinDeadline);
+    /// @notice The task already has maxTrainers trainers.
+    error MarketplaceTaskFull(uint256 taskId, uint256 maxTrainers);
+    /// @notice The account already joined this task.
+    error MarketplaceAlreadyJoined(uint256 taskId, address trainer);
+    /// @notice The owner and the aggregator cannot be trainers of their own task.
+    error MarketplaceConflictOfInterest(uint256 taskId, address account);
+    /// @notice msg.value is not the task's stake.
+    error MarketplaceWrongStake(uint256 taskId, uint256 sent, uint256 required);
+    /// @notice Fewer than minTrainers joined.
+    error MarketplaceNotEnoughTrainers(uint256 taskId, uint256 joined, uint256 required);
+    /// @notice Only the owner may cancel before the join deadline, and nobody once enough trainers joined after it.
+    error MarketplaceCannotCancel(uint256 taskId, uint256 joined, uint256 minTrainers, uint256 joinDeadline);
+    /// @notice The caller has not joined this task.
+    error MarketplaceNotTrainer(uint256 taskId, address account);
+    /// @notice The call names another round than the one running.
+    error MarketplaceWrongRound(uint256 taskId, uint256 round, uint256 currentRound);
+    /// @notice The round's submission window is over (deadline passed or submissions closed).
+    error MarketplaceSubmissionClosed(uint256 taskId, uint256 round, uint256 deadline);
+    /// @notice The trainer already submitted in this round.
+    error MarketplaceAlreadySubmitted(uint256 taskId, uint256 round, address trainer);
+    /// @notice The update digest is zero.
+    error MarketplaceInvalidDigest();
+    /// @notice Submissions cannot be closed before the deadline unless every trainer submitted.
+    error MarketplaceSubmissionsStillOpen(uint256 taskId, uint256 round, uint256 deadline);
+    /// @notice closeSubmissions was already called for this round.
+    error MarketplaceSubmissionsAlreadyClosed(uint256 taskId, uint256 round);
+    /// @notice The round's submissions are not closed yet: no seed, no sketches, no publication.
+    error MarketplaceSubmissionsNotClosed(uint256 taskId, uint256 round);
+    /// @notice The trainer made no submission in this round.
+    error MarketplaceNoSubmission(uint256 taskId, uint256 round, address trainer);
+    /// @notice The sketch deadline has passed.
+    error MarketplaceSketchWindowClosed(uint256 taskId, uint256 round, uint256 deadline);
+    /// @notice The trainer already committed its sketch this round.
+    error MarketplaceSketchAlreadyCommitted(uint256 taskId, uint256 round, address trainer);
+    /// @notice A commitment or public value is 0 where it may not be, or not a BN254 field element.
+    error MarketplaceInvalidFieldElement(uint256 value);
+    /// @notice The round cannot be published while sketches may still come in.
+    error MarketplaceSketchWindowOpen(uint256 taskId, uint256 round, uint256 deadline);
+    /// @notice The aggregator missed the round's publish deadline; the task can only be aborted.
+    error MarketplacePublishDeadlinePassed(uint256 taskId, uint256 round, uint256 deadline);
+    /// @notice scores must have one entry per trainer slot.
+    error MarketplaceWrongScoreCount(uint256 given, uint256 expected);
+    /// @notice A flag or rejection bit is set for a slot that did not submit (or does not exist).
+    error MarketplaceInvalidMarks(uint256 taskId, uint256 round, uint256 flags, uint256 rejections);
+    /// @notice A submitter without a sketch commitment must be marked rejected.
+    error MarketplaceMissingRejection(uint256 taskId, uint256 round, address trainer);
+    /// @notice A score was given to a trainer that did not submit, or was flagged or rejected.
+    error MarketplaceScoreNotAllowed(uint256 taskId, uint256 round, address trainer, uint256 score);
+    /// @notice A score exceeds MAX_SCORE.
+    error MarketplaceScoreTooLarge(uint256 score, uint256 maxScore);
+    /// @notice The verifier did not accept the proof.
+    error MarketplaceProofRejected(uint256 taskId, uint256 round);
+    /// @notice finalize needs every round published.
+    error MarketplaceRoundsRemaining(uint256 taskId, uint256 publishedRounds, uint256 rounds);
+    /// @notice abort needs the current round's publish deadline to have passed.
+    error MarketplacePublishDeadlineNotPassed(uint256 taskId, uint256 round, uint256 deadline);
+    /// @notice The round has not been published.
+    error MarketplaceRoundNotPublished(uint256 taskId, uint256 round);
+    /// @notice Evidence keys may only be revealed for rejected submissions.
+    error MarketplaceNotRejected(uint256 taskId, uint256 round, address trainer);
+    /// @notice The account has no credit to withdraw.
+    error MarketplaceNothingToWithdraw(address account);
+    /// @notice Sending ether to the account failed; its credit is kept.
+    error MarketplaceTransferFailed(address account, uint256 amount);
+
+    // ------------------------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------------------------
+
+    /// @notice A task was posted and its reward escrowed.
+    event TaskCreated(
+        uint256 indexed taskId,
+        address indexed owner,
+        address indexed aggregator,
+        uint256 reward,
+        string specCid,
+        address verifier
+    );
+    /// @notice A trainer joined with its stake, taking slot `slot`.
+    event TrainerJoined(uint256 indexed taskId, address indexed trainer, uint256 slot, uint256 stake);
+    /// @notice Training started with `trainers` trainers.
+    event TaskStarted(uint256 indexed taskId, uint256 trainers);
+    /// @notice A round opened for submissions.
+    event RoundOpened(uint256 indexed taskId, uint256 indexed round, uint256 submissionDeadline);
+    /// @notice An open task was cancelled; escrow and stakes were credited back.
+    event TaskCancelled(uint256 indexed taskId, address indexed by);
+    /// @notice A trainer committed an encrypted update stored under `updateCid`.
+    event UpdateSubmitted(
+        uint256 indexed taskId,
+        uint256 indexed round,
+        address indexed trainer,
+        string updateCid,
+        bytes32 updateDigest
+    );
+    /// @notice Submissions closed and the round's sketch seed was fixed.
+    event SubmissionsClosed(
+        uint256 indexed taskId,
+        uint256 indexed round,
+        uint256 seed,
+        uint256 sketchDeadline,
+        uint256 publishDeadline
+    );
+    /// @notice A trainer committed to its update's sketch.
+    event SketchCommitted(uint256 indexed taskId, uint256 indexed round, address indexed trainer, uint256 commitment);
+    /// @notice The aggregator published a round; `proofVerified` is false in trusted-aggregator mode.
+    event RoundPublished(
+        uint256 indexed taskId,
+        uint256 indexed round,
+        string globalModelCid,
+        uint256 flags,
+        uint256 rejections,
+        uint256[] scores,
+        uint256 aggregateCommitment,
+        bool proofVerified
+    );
+    /// @notice The aggregator revealed the decryption key of a rejected submission as evidence.
+    event EvidenceKeyRevealed(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 key);
+    /// @notice The task was settled after its last round.
+    event TaskFinalized(uint256 indexed taskId, uint256 rewardPaid, uint256 slashedStakes, uint256 dust);
+    /// @notice The task was aborted because round `round` missed its publish deadline.
+    event TaskAborted(uint256 indexed taskId, uint256 indexed round, address indexed by, uint256 rewardPaid, uint256 refunded);
+    /// @notice `account` was credited `amount` wei; collect it with {withdraw}.
+    event PaymentCredited(uint256 indexed taskId, address indexed account, uint256 amount, CreditKind kind);
+    /// @notice `account` withdrew `amount` wei.
+    event Withdrawn(address indexed account, uint256 amount);
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/**
+ * @title IRoundVerifier
+ * @notice What the Marketplace asks before it records a round: does `proof` show that the posted
+ * flags, rejections and scores follow the published rule from the trainers' own committed
+ * sketches?
+ *
+ * The Marketplace builds every argument but `proof` itself: `commitments` are the sketch
+ * commitments the trainers stored on chain (0 for a trainer slot without one), in join order;
+ * `seed` is the round's sketch seed fixed by {IMarketplace-closeSubmissions}. The aggregator
+ * supplies only the values it claims and the proof.
+ *
+ * Bit `i` of `flags` and `rejections` is trainer slot `i` (join order). Every value passed in is
+ * an element of the BN254 scalar field (the Marketplace checks this before calling).
+ *
+ * An implementation wraps a generated Groth16 verifier (one file per circuit, never hand-edited),
+ * so a new circuit needs only a new adapter.
+ */
+interface IRoundVerifier {
+    /**
+     * @notice Returns true when `proof` verifies for these public values. Must not revert on a
+     * malformed or false proof; the Marketplace reverts with `MarketplaceProofRejected` on false.
+     */
+    function verifyRound(
+        uint256[] calldata commitments,
+        uint256 seed,
+        uint256 flags,
+        uint256 rejections,
+        uint256[] calldata scores,
+        uint256 aggregateCommitment,
+        bytes calldata proof
+    ) external view returns (bool);
+}

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IMarketplace} from "./IMarketplace.sol";
+import {IRoundVerifier} from "./IRoundVerifier.sol";
+
+/**
+ * @title Marketplace
+ * @notice Escrow and state machine of the Proof-of-Contribution Market.
+ *
+ * An owner escrows a reward with {createTask}; trainers {join} with a stake; each round they
+ * {submitUpdate} (CID + digest of an encrypted update), someone {closeSubmissions} (fixing the
+ * round's sketch seed from randomness drawn after the updates were fixed), trainers
+ * {commitSketch}, and the aggregator {publishRound}s flags, rejections and scores, checked by the
+ * task's verifier against the commitments stored here. After the last round anyone may
+ * {finalize}: every trainer is credited `reward * points / totalPoints`, stakes come back except
+ * slashed ones, whose wei go to the trainers that were not slashed (pro rata to points; to the
+ * owner when none earned points); integer dust goes to the owner. If the aggregator misses a
+ * publish deadline anyone may {abort}: the published rounds' share of the reward is paid out the
+ * same way, the rest refunded. Money moves only through {withdraw} (pull payments).
+ *
+ * Invariant: `address(this).balance == sum(task.held) + sum(credits)` after every call.
+ *
+ * WARNING: with `verifier == address(0)` a task runs in trusted-aggregator mode: the posted
+ * scores are recorded without proof. {getTask} shows this as `trustedAggregator`.
+ */
+contract Marketplace is IMarketplace, ReentrancyGuard {
+    /// @notice The BN254 scalar field modulus; every commitment and public value is below it.
+    uint256 public constant SNARK_SCALAR_FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice At most this many trainers per task (flags and rejections are bitmasks).
+    uint256 public constant MAX_TRAINERS = 64;
+    /// @notice At most this many rounds per task.
+    uint256 public constant MAX_ROUNDS = 1000;
+    /// @notice Longest CID accepted, in bytes.
+    uint256 public constant MAX_CID_LENGTH = 128;
+    /// @notice Largest score of one trainer in one round (keeps point sums far from overflow).
+    uint256 public constant MAX_SCORE = 2 ** 128;
+
+    struct Round {
+        uint64 submissionDeadline;
+        uint64 sketchDeadline;
+        uint64 publishDeadline;
+        uint16 submissions;
+        uint16 sketches;
+        bool closed;
+        bool published;
+        bool proofVerified;
+        uint256 seed;
+        uint256 flags;
+        uint256 rejections;
+        uint256 aggregateCommitment;
+        string globalModelCid;
+    }
+
+    struct Task {
+        TaskConfig config;
+        address owner;
+        uint256 reward;
+        uint256 held;
+        TaskState state;
+        uint16 currentRound;
+        uint16 publishedRounds;
+        address[] trainers;
+    }
+
+    uint256 private _taskCount;
+    mapping(uint256 taskId => Task) private _tasks;
+    mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
+    mapping(uint256 taskId => mapping(address trainer => TrainerView)) private _trainers;
+    mapping(uint256 taskId => mapping(uint256 round => mapping(address trainer => SubmissionView))) private _submissions;
+    mapping(address account => uint256) private _credits;
+    uint256 private _totalCredits;
+
+    // ------------------------------------------------------------------------------------
+    // Owner: post, start, cancel
+    // ------------------------------------------------------------------------------------
+
+    /**
+     * @notice Posts a task and escrows `msg.value` as its reward.
+     * @return taskId the new task's id (ids start at 1)
+     * Emits a {TaskCreated} event.
+     */
+    function createTask(TaskConfig calldata config) external payable nonReentrant returns (uint256 taskId) {
+        if (msg.value == 0) revert MarketplaceZeroReward();
+        if (config.aggregator == address(0)) revert MarketplaceInvalidAggregator(config.aggregator);
+        if (config.rounds == 0 || config.rounds > MAX_ROUNDS) revert MarketplaceInvalidRounds(config.rounds, MAX_ROUNDS);
+        if (config.minTrainers == 0 || config.minTrainers > config.maxTrainers || config.maxTrainers > MAX_TRAINERS) {
+            revert MarketplaceInvalidTrainerBounds(config.minTrainers, config.maxTrainers, MAX_TRAINERS);
+        }
+        if (config.joinDeadline <= block.timestamp) {
+            revert MarketplaceInvalidJoinDeadline(config.joinDeadline, block.timestamp);
+        }
+        if (config.submissionWindow == 0 || config.sketchWindow == 0 || config.publishGrace == 0) {
+            revert MarketplaceInvalidWindows(config.submissionWindow, config.sketchWindow, config.publishGrace);
+        }
+        _checkCid(config.specCid);
+        if (config.verifier != address(0) && config.verifier.code.length == 0) {
+            revert MarketplaceInvalidVerifier(config.verifier);
+        }
+        if (config.strikesToSlash == 0) revert MarketplaceInvalidStrikeLimit(config.strikesToSlash);
+
+        taskId = ++_taskCount;
+        Task storage task = _tasks[taskId];
+        task.config = config;
+        task.owner = msg.sender;
+        task.reward = msg.value;
+        task.held = msg.value;
+        task.state = TaskState.Open;
+        emit TaskCreated(taskId, msg.sender, config.aggregator, msg.value, config.specCid, config.verifier);
+    }
+
+    /**
+     * @notice Joins an open task, depositing exactly the task's stake.
+     * Emits a {TrainerJoined} event.
+     */
+    function join(uint256 taskId) external payable nonReentrant {
+        Task storage task = _requireState(taskId, TaskState.Open);
+        if (block.timestamp > task.config.joinDeadline) revert MarketplaceJoinClosed(taskId, task.config.joinDeadline);
+        if (msg.sender == task.owner || msg.sender == task.config.aggregator) {
+            revert MarketplaceConflictOfInterest(taskId, msg.sender);
+        }
+        TrainerView storage trainer = _trainers[taskId][msg.sender];
+        if (trainer.joined) revert MarketplaceAlreadyJoined(taskId, msg.sender);
+        if (task.trainers.length >= task.config.maxTrainers) revert MarketplaceTaskFull(taskId, task.config.maxTrainers);
+        if (msg.value != task.config.stake) revert MarketplaceWrongStake(taskId, msg.value, task.config.stake);
+
+        uint16 slot = uint16(task.trainers.length);
+        trainer.joined = true;
+        trainer.slot = slot;
+        task.trainers.push(msg.sender);
+        task.held += msg.value;
+        emit TrainerJoined(taskId, msg.sender, slot, msg.value);
+    }
+
+    /**
+     * @notice Starts training once minTrainers joined. The owner or the aggregator may start at
+     * any time; after the join deadline anyone may, so stakes cannot be held hostage.
+     * Emits {TaskStarted} and {RoundOpened} events.
+     */
+    function start(uint256 taskId) external nonReentrant {
+        Task storage task = _requireState(taskId, TaskState.Open);
+        bool privileged = msg.sender == task.owner || msg.sender == task.config.aggregator;
+        if (!privileged && block.timestamp <= task.config.joinDeadline) revert MarketplaceUnauthorized(taskId, msg.sender);
+        if (task.trainers.length < task.config.minTrainers) {
+            revert MarketplaceNotEnoughTrainers(taskId, task.trainers.length, task.config.minTrainers);
+        }
+        task.state = TaskState.Training;
+        emit TaskStarted(taskId, task.trainers.length);
+        _openRound(taskId, task, 0);
+    }
+
+    /**
+     * @notice Cancels an open task: the owner may at any time before start; anyone may after
+     * the join deadline when fewer than minTrainers joined. Reward and stakes are credited back.
+     * Emits {TaskCancelled} and {PaymentCredited} events.
+     */
+    function cancel(uint256 taskId) external nonReentrant {
+        Task storage task = _requireState(taskId, TaskState.Open);
+        bool undersubscribed = block.timestamp > task.config.joinDeadline && task.trainers.length < task.config.minTrainers;
+        if (msg.sender != task.owner && !undersubscribed) {
+            revert MarketplaceCannotCancel(taskId, task.trainers.length, task.config.minTrainers, task.config.joinDeadline);
+        }
+        task.state = TaskState.Cancelled;
+        emit TaskCancelled(taskId, msg.sender);
+        uint256 stake = task.config.stake;
+        if (stake > 0) {
+            for (uint256 i = 0; i < task.trainers.length; ++i) {
+                _credit(taskId, task, task.trainers[i], stake, CreditKind.StakeReturned);
+            }
+        }
+        _credit(taskId, task, task.owner, task.reward, CreditKind.Refund);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // A round: submit, close, commit, publish
+    // ------------------------------------------------------------------------------------
+
+    /**
+     * @notice Commits the caller's encrypted update for `round`: its storage CID and the digest
+     * of the stored bytes. Once per trainer per round, before the submission deadline.
+     * Emits an {UpdateSubmitted} event.
+     */
+    function submitUpdate(uint256 taskId, uint256 round, string calldata updateCid, bytes32 updateDigest)
+        external
+        nonReentrant
+    {
+        _requireRound(taskId, round);
+        if (!_trainers[taskId][msg.sender].joined) revert MarketplaceNotTrainer(taskId, msg.sender);
+        Round storage r = _rounds[taskId][round];
+        if (r.closed || block.timestamp > r.submissionDeadline) {
+            revert MarketplaceSubmissionClosed(taskId, round, r.submissionDeadline);
+        }
+        SubmissionView storage sub = _submissions[taskId][round][msg.sender];
+        if (sub.updateDigest != bytes32(0)) revert MarketplaceAlreadySubmitted(taskId, round, msg.sender);
+        _checkCid(updateCid);
+        if (updateDigest == bytes32(0)) revert MarketplaceInvalidDigest();
+
+        sub.updateCid = updateCid;
+        sub.updateDigest = updateDigest;
+        r.submissions += 1;
+        emit UpdateSubmitted(taskId, round, msg.sender, updateCid, updateDigest);
+    }
+
+    /**
+     * @notice Closes the round's submissions and fixes its sketch seed. Anyone may call it after
+     * the submission deadline, or earlier once every trainer submitted.
+     * @dev The seed mixes `block.prevrandao` and the previous block hash of the closing block,
+     * drawn after every update of the round was fixed, so nobody could aim an update at the
+     * projection it defines. The closer picks the block and could try a few; a ±1 projection
+     * gives nothing to aim at by retrying.
+     * Emits a {SubmissionsClosed} event.
+     */
+    function closeSubmissions(uint256 taskId, uint256 round) external nonReentrant {
+        Task storage task = _requireRound(taskId, round);
+        Round storage r = _rounds[taskId][round];
+        if (r.closed) revert MarketplaceSubmissionsAlreadyClosed(taskId, round);
+        if (block.timestamp <= r.submissionDeadline && r.submissions < task.trainers.length) {
+            revert MarketplaceSubmissionsStillOpen(taskId, round, r.submissionDeadline);
+        }
+        uint256 seed = uint256(
+            keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), address(this), taskId, round))
+        ) % SNARK_SCALAR_FIELD;
+        uint64 sketchDeadline = uint64(block.timestamp) + task.config.sketchWindow;
+        uint64 publishDeadline = sketchDeadline + task.config.publishGrace;
+        r.closed = true;
+        r.seed = seed;
+        r.sketchDeadline = sketchDeadline;
+        r.publishDeadline = publishDeadline;
+        emit SubmissionsClosed(taskId, round, seed, sketchDeadline, publishDeadline);
+    }
+
+    /**
+     * @notice Commits to the sketch of the caller's update under the round's seed
+     * (a Poseidon commitment, a nonzero BN254 field element). Only submitters, before the sketch
+     * deadline, once. A submitter that does not commit in time is rejected for the round.
+     * Emits a {SketchCommitted} event.
+     */
+    function commitSketch(uint256 taskId, uint256 round, uint256 commitment) external nonReentrant {
+        _requireRound(taskId, round);
+        Round storage r = _rounds[taskId][round];
+        if (!r.closed) revert MarketplaceSubmissionsNotClosed(taskId, round);
+        if (block.timestamp > r.sketchDeadline) revert MarketplaceSketchWindowClosed(taskId, round, r.sketchDeadline);
+        SubmissionView storage sub = _submissions[taskId][round][msg.sender];
+        if (sub.updateDigest == bytes32(0)) revert MarketplaceNoSubmission(taskId, round, msg.sender);
+        if (sub.sketchCommitment != 0) revert MarketplaceSketchAlreadyCommitted(taskId, round, msg.sender);
+        if (commitment == 0 || commitment >= SNARK_SCALAR_FIELD) revert MarketplaceInvalidFieldElement(commitment);
+
+        sub.sketchCommitment = commitment;
+        r.sketches += 1;
+        emit SketchCommitted(taskId, round, msg.sender, commitment);
+    }
+
+    /**
+     * @notice Publishes the round: the new global model, flags (outliers), rejections (invalid
+     * submissions), one score per trainer slot and the aggregate-sketch commitment. With a
+     * verifier, the proof is checked against the commitments stored here and the round's seed;
+     * the call reverts unless it verifies. Flagged or rejected trainers score nothing and collect
+     * a strike. Opens the next round, if any.
+     * @param flags bit i set: slot i's update was flagged as an outlier
+     * @param rejections bit i set: slot i's submission failed intake (or had no sketch commitment)
+     * @param scores one per slot; nonzero only for accepted submitters, each <= MAX_SCORE
+     * Emits a {RoundPublished} event, and {RoundOpened} unless this was the last round.
+     */
+    function publishRound(
+        uint256 taskId,
+        uint256 round,
+        string calldata globalModelCid,
+        uint256 flags,
+        uint256 rejections,
+        uint256[] calldata scores,
+        uint256 aggregateCommitment,
+        bytes calldata proof
+    ) external nonReentrant {
+        Task storage task = _requireRound(taskId, round);
+        if (msg.sender != task.config.aggregator) revert MarketplaceUnauthorized(taskId, msg.sender);
+        Round storage r = _rounds[taskId][round];
+        uint256 deadline = _publishDeadline(r, task.config);
+        if (block.timestamp > deadline) revert MarketplacePublishDeadlinePassed(taskId, round, deadline);
+        if (!r.closed) revert MarketplaceSubmissionsNotClosed(taskId, round);
+        if (block.timestamp <= r.sketchDeadline && r.sketches < r.submissions) {
+            revert MarketplaceSketchWindowOpen(taskId, round, r.sketchDeadline);
+        }
+        _checkCid(globalModelCid);
+        if (aggregateCommitment >= SNARK_SCALAR_FIELD) revert MarketplaceInvalidFieldElement(aggregateCommitment);
+        uint256[] memory commitments = _checkMarks(taskId, round, task.trainers, flags, rejections, scores);
+
+        bool verified = false;
+        if (task.config.verifier != address(0)) {
+            _verify(taskId, round, task.config.verifier, commitments, r.seed, flags, rejections, scores, aggregateCommitment, proof);
+            verified = true;
+        }
+
+        r.published = true;
+        r.proofVerified = verified;
+        r.flags = flags;
+        r.rejections = rejections;
+        r.aggregateCommitment = aggregateCommitment;
+        r.globalModelCid = globalModelCid;
+        uint256 marked = flags | rejections;
+        for (uint256 i = 0; i < task.trainers.length; ++i) {
+            TrainerView storage trainer = _trainers[taskId][task.trainers[i]];
+            if ((marked >> i) & 1 == 1) {
+                trainer.strikes += 1;
+            } else if (scores[i] > 0) {
+                trainer.points += scores[i];
+            }
+        }
+        task.publishedRounds += 1;
+        emit RoundPublished(taskId, round, globalModelCid, flags, rejections, scores, aggregateCommitment, verified);
+        if (round + 1 < task.config.rounds) {
+            _openRound(taskId, task, round + 1);
+        } else {
+            task.currentRound = uint16(round + 1);
+        }
+    }
+
+    /**
+     * @notice Publishes the decryption key of a rejected submission so anyone can check the
+     * rejection. Aggregator only, after the round was published.
+     * Emits an {EvidenceKeyRevealed} event.
+     */
+    function revealEvidenceKey(uint256 taskId, uint256 round, address trainer, bytes32 key) external {
+        Task storage task = _requireTask(taskId);
+        if (msg.sender != task.config.aggregator) revert MarketplaceUnauthorized(taskId, msg.sender);
+        Round storage r = _rounds[taskId][round];
+        if (!r.published) revert MarketplaceRoundNotPublished(taskId, round);
+        TrainerView storage t = _trainers[taskId][trainer];
+        if (!t.joined || (r.rejections >> t.slot) & 1 == 0) revert MarketplaceNotRejected(taskId, round, trainer);
+        emit EvidenceKeyRevealed(taskId, round, trainer, key);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Settlement and payments
+    // ------------------------------------------------------------------------------------
+
+    /**
+     * @notice Settles a task whose rounds are all published. Anyone may call it.
+     * Emits {TaskFinalized} and {PaymentCredited} events.
+     */
+    function finalize(uint256 taskId) external nonReentrant {
+        Task storage task = _requireState(taskId, TaskState.Training);
+        if (task.publishedRounds < task.config.rounds) {
+            revert MarketplaceRoundsRemaining(taskId, task.publishedRounds, task.config.rounds);
+        }
+        task.state = TaskState.Finished;
+        (uint256 rewardPaid, uint256 slashed, uint256 dust) = _settle(taskId, task, task.reward);
+        emit TaskFinalized(taskId, rewardPaid, slashed, dust);
+    }
+
+    /**
+     * @notice Aborts a task whose aggregator missed the current round's publish deadline.
+     * Anyone may call it. Trainers are paid `reward * publishedRounds / rounds` pro rata to
+     * their points; the rest of the reward goes back to the owner; stakes are settled as in
+     * {finalize}.
+     * Emits {TaskAborted} and {PaymentCredited} events.
+     */
+    function abort(uint256 taskId) external nonReentrant {
+        Task storage task = _requireState(taskId, TaskState.Training);
+        uint256 round = task.currentRound;
+        if (round >= task.config.rounds) revert MarketplaceRoundsRemaining(taskId, task.publishedRounds, task.config.rounds);
+        uint256 deadline = _publishDeadline(_rounds[taskId][round], task.config);
+        if (block.timestamp <= deadline) revert MarketplacePublishDeadlineNotPassed(taskId, round, deadline);
+        task.state = TaskState.Aborted;
+        uint256 earned = Math.mulDiv(task.reward, task.publishedRounds, task.config.rounds);
+        uint256 unearned = task.reward - earned;
+        (uint256 rewardPaid,, uint256 dust) = _settle(taskId, task, earned);
+        emit TaskAborted(taskId, round, msg.sender, rewardPaid, unearned + dust);
+        if (unearned > 0) _credit(taskId, task, task.owner, unearned, CreditKind.Refund);
+    }
+
+    /**
+     * @notice Sends the caller everything credited to it, across all tasks.
+     * @dev Checks-effects-interactions: the credit is zeroed before the transfer; a failed
+     * transfer reverts and keeps the credit.
+     * Emits a {Withdrawn} event.
+     */
+    function withdraw() external nonReentrant returns (uint256 amount) {
+        amount = _credits[msg.sender];
+        if (amount == 0) revert MarketplaceNothingToWithdraw(msg.sender);
+        _credits[msg.sender] = 0;
+        _totalCredits -= amount;
+        emit Withdrawn(msg.sender, amount);
+        (bool ok,) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert MarketplaceTransferFailed(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------
+
+    /// @notice Number of tasks ever created; ids run from 1 to this.
+    function taskCount() external view returns (uint256) {
+        return _taskCount;
+    }
+
+    /// @notice A task's configuration and state.
+    function getTask(uint256 taskId) external view returns (TaskView memory view_) {
+        Task storage task = _requireTask(taskId);
+        view_ = TaskView({
+            config: task.config,
+            owner: task.owner,
+            reward: task.reward,
+            held: task.held,
+            state: task.state,
+            currentRound: task.currentRound,
+            publishedRounds: task.publishedRounds,
+            trainerCount: uint16(task.trainers.length),
+            trustedAggregator: task.config.verifier == address(0)
+        });
+    }
+
+    /// @notice The task's trainers in slot (join) order.
+    function getTrainers(uint256 taskId) external view returns (address[] memory) {
+        return _requireTask(taskId).trainers;
+    }
+
+    /// @notice A trainer's standing in a task (zero values when it never joined).
+    function getTrainer(uint256 taskId, address trainer) external view returns (TrainerView memory) {
+        _requireTask(taskId);
+        return _trainers[taskId][trainer];
+    }
+
+    /// @notice A round's state; `publishDeadline` is the effective one even before closing.
+    function getRound(uint256 taskId, uint256 round) external view returns (RoundView memory view_) {
+        Task storage task = _requireTask(taskId);
+        Round storage r = _rounds[taskId][round];
+        view_ = RoundView({
+            submissionDeadline: r.submissionDeadline,
+            sketchDeadline: r.sketchDeadline,
+            publishDeadline: r.submissionDeadline == 0 ? 0 : uint64(_publishDeadline(r, task.config)),
+            submissions: r.submissions,
+            sketches: r.sketches,
+            closed: r.closed,
+            published: r.published,
+            proofVerified: r.proofVerified,
+            seed: r.seed,
+            flags: r.flags,
+            rejections: r.rejections,
+            aggregateCommitment: r.aggregateCommitment,
+            globalModelCid: r.globalModelCid
+        });
+    }
+
+    /// @notice One trainer's submission in one round (zero values when none).
+    function getSubmission(uint256 taskId, uint256 round, address trainer) external view returns (SubmissionView memory) {
+        _requireTask(taskId);
+        return _submissions[taskId][round][trainer];
+    }
+
+    /// @notice The sketch commitments stored for `round`, one per slot (0 where none).
+    function getCommitments(uint256 taskId, uint256 round) external view returns (uint256[] memory commitments) {
+        Task storage task = _requireTask(taskId);
+        commitments = new uint256[](task.trainers.length);
+        for (uint256 i = 0; i < task.trainers.length; ++i) {
+            commitments[i] = _submissions[taskId][round][task.trainers[i]].sketchCommitment;
+        }
+    }
+
+    /// @notice Wei `account` can {withdraw} now.
+    function creditOf(address account) external view returns (uint256) {
+        return _credits[account];
+    }
+
+    /// @notice Wei credited to all accounts and not yet withdrawn.
+    function totalCredits() external view returns (uint256) {
+        return _totalCredits;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------
+
+    function _requireTask(uint256 taskId) private view returns (Task storage task) {
+        if (taskId == 0 || taskId > _taskCount) revert MarketplaceUnknownTask(taskId);
+        task = _tasks[taskId];
+    }
+
+    function _requireState(uint256 taskId, TaskState state) private view returns (Task storage task) {
+        task = _requireTask(taskId);
+        if (task.state != state) revert MarketplaceWrongState(taskId, task.state, state);
+    }
+
+    function _requireRound(uint256 taskId, uint256 round) private view returns (Task storage task) {
+        task = _requireState(taskId, TaskState.Training);
+        if (round != task.currentRound || round >= task.config.rounds) {
+            revert MarketplaceWrongRound(taskId, round, task.currentRound);
+        }
+    }
+
+    function _checkCid(string calldata cid) private pure {
+        uint256 length = bytes(cid).length;
+        if (length == 0 || length > MAX_CID_LENGTH) revert MarketplaceInvalidCid(length, MAX_CID_LENGTH);
+    }
+
+    /// @dev Before closing, the deadline assumes the round closes at its submission deadline.
+    function _publishDeadline(Round storage r, TaskConfig storage config) private view returns (uint256) {
+        if (r.closed) return r.publishDeadline;
+        return uint256(r.submissionDeadline) + config.sketchWindow + config.publishGrace;
+    }
+
+    function _openRound(uint256 taskId, Task storage task, uint256 round) private {
+        task.currentRound = uint16(round);
+        uint64 deadline = uint64(block.timestamp) + task.config.submissionWindow;
+        _rounds[taskId][round].submissionDeadline = deadline;
+        emit RoundOpened(taskId, round, deadline);
+    }
+
+    /// @dev Checks the posted marks and scores against the stored submissions and returns the
+    /// stored sketch commitments, one per slot.
+    function _checkMarks(
+        uint256 taskId,
+        uint256 round,
+        address[] storage trainers,
+        uint256 flags,
+        uint256 rejections,
+        uint256[] calldata scores
+    ) private view returns (uint256[] memory commitments) {
+        uint256 n = trainers.length;
+        if (scores.length != n) revert MarketplaceWrongScoreCount(scores.length, n);
+        if ((flags | rejections) >> n != 0) revert MarketplaceInvalidMarks(taskId, round, flags, rejections);
+        commitments = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            SubmissionView storage sub = _submissions[taskId][round][trainers[i]];
+            bool submitted = sub.updateDigest != bytes32(0);
+            bool flagged = (flags >> i) & 1 == 1;
+            bool rejected = (rejections >> i) & 1 == 1;
+            if (!submitted && (flagged || rejected)) revert MarketplaceInvalidMarks(taskId, round, flags, rejections);
+            if (submitted && sub.sketchCommitment == 0 && !rejected) {
+                revert MarketplaceMissingRejection(taskId, round, trainers[i]);
+            }
+            if (scores[i] > 0 && (!submitted || flagged || rejected)) {
+                revert MarketplaceScoreNotAllowed(taskId, round, trainers[i], scores[i]);
+            }
+            if (scores[i] > MAX_SCORE) revert MarketplaceScoreTooLarge(scores[i], MAX_SCORE);
+            commitments[i] = sub.sketchCommitment;
+        }
+    }
+
+    function _verify(
+        uint256 taskId,
+        uint256 round,
+        address verifier,
+        uint256[] memory commitments,
+        uint256 seed,
+        uint256 flags,
+        uint256 rejections,
+        uint256[] calldata scores,
+        uint256 aggregateCommitment,
+        bytes calldata proof
+    ) private view {
+        try IRoundVerifier(verifier).verifyRound(
+            commitments, seed, flags, rejections, scores, aggregateCommitment, proof
+        ) returns (bool ok) {
+            if (!ok) revert MarketplaceProofRejected(taskId, round);
+        } catch {
+            revert MarketplaceProofRejected(taskId, round);
+        }
+    }
+
+    /// @dev Credits `pool` pro rata to points, stakes back to unslashed trainers, slashed stakes
+    /// to unslashed trainers pro rata to points (owner when none has points), dust to the owner.
+    function _settle(uint256 taskId, Task storage task, uint256 pool)
+        private
+        returns (uint256 rewardPaid, uint256 slashed, uint256 dust)
+    {
+        address[] storage trainers = task.trainers;
+        uint256 n = trainers.length;
+        uint256 stake = task.config.stake;
+        uint256 totalPoints;
+        uint256 honestPoints;
+        for (uint256 i = 0; i < n; ++i) {
+            TrainerView storage t = _trainers[taskId][trainers[i]];
+            totalPoints += t.points;
+            if (t.strikes >= task.config.strikesToSlash) {
+                slashed += stake;
+            } else {
+                honestPoints += t.points;
+            }
+        }
+        uint256 slashPaid;
+        for (uint256 i = 0; i < n; ++i) {
+            address account = trainers[i];
+            TrainerView storage t = _trainers[taskId][account];
+            bool isSlashed = t.strikes >= task.config.strikesToSlash;
+            if (totalPoints > 0 && t.points > 0) {
+                uint256 share = Math.mulDiv(pool, t.points, totalPoints);
+                rewardPaid += share;
+                _credit(taskId, task, account, share, CreditKind.Reward);
+            }
+            if (!isSlashed) {
+                _credit(taskId, task, account, stake, CreditKind.StakeReturned);
+                if (slashed > 0 && honestPoints > 0 && t.points > 0) {
+                    uint256 slashShare = Math.mulDiv(slashed, t.points, honestPoints);
+                    slashPaid += slashShare;
+                    _credit(taskId, task, account, slashShare, CreditKind.SlashShare);
+                }
+            }
+        }
+        dust = (pool - rewardPaid) + (slashed - slashPaid);
+        _credit(taskId, task, task.owner, dust, CreditKind.Dust);
+    }
+
+    /// @dev Moves `amount` of the task's held wei to `account`'s withdrawable credit.
+    function _credit(uint256 taskId, Task storage task, address account, uint256 amount, CreditKind kind) private {
+        if (amount == 0) return;
+        task.held -= amount;
+        _credits[account] += amount;
+        _totalCredits += amount;
+        emit PaymentCredited(taskId, account, amount, kind);
+    }
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IRoundVerifier} from "../IRoundVerifier.sol";
+
+/**
+ * @title HashCheckVerifier (test harness, not a proof system)
+ * @notice Accepts a "proof" equal to the keccak256 of the ABI-encoded public values. Tests use it
+ * to check what the Marketplace feeds its verifier (the stored commitments and the round seed,
+ * never values the aggregator passes in) and how it treats `false` and reverts. A proof of
+ * exactly one byte 0xff makes it revert. Real tasks use the generated Groth16 verifier.
+ */
+contract HashCheckVerifier is IRoundVerifier {
+    /// @inheritdoc IRoundVerifier
+    function verifyRound(
+        uint256[] calldata commitments,
+        uint256 seed,
+        uint256 flags,
+        uint256 rejections,
+        uint256[] calldata scores,
+        uint256 aggregateCommitment,
+        bytes calldata proof
+    ) external pure returns (bool) {
+        if (proof.length == 1 && proof[0] == 0xff) revert("HashCheckVerifier: asked to revert");
+        bytes32 expected = keccak256(abi.encode(commitments, seed, flags, rejections, scores, aggregateCommitment));
+        return proof.length == 32 && bytes32(proof) == expected;
+    }
+}
