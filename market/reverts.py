@@ -1,0 +1,161 @@
+"""Turn the Marketplace's custom errors into :class:`~market.exceptions.ContractRevert` with a
+one-line message that says what is wrong and what to do."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+
+from eth_abi import decode
+from eth_utils import keccak, to_checksum_address
+
+from market.exceptions import ContractRevert
+from market.types import TaskState
+
+
+def ether(wei: int) -> str:
+    """1500000000000000000 → '1.5 ETH'."""
+    value = f"{wei / 10**18:.6f}".rstrip("0").rstrip(".")
+    return f"{value} ETH" if wei >= 10**12 or wei == 0 else f"{wei} wei"
+
+
+def when(ts: int) -> str:
+    return _dt.datetime.fromtimestamp(int(ts), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _state(v: int) -> str:
+    return TaskState(v).label()
+
+
+_MESSAGES: dict[str, Callable[[dict], str]] = {
+    "MarketplaceZeroReward": lambda a: "a task needs a reward: pass --reward with a positive amount",
+    "MarketplaceInvalidAggregator": lambda a: "the aggregator address is zero: pass --aggregator ADDRESS",
+    "MarketplaceInvalidRounds": lambda a: f"rounds must be between 1 and {a['maxRounds']}, got {a['rounds']}",
+    "MarketplaceInvalidTrainerBounds": lambda a: (
+        f"need 1 <= min trainers ({a['minTrainers']}) <= max trainers ({a['maxTrainers']}) <= {a['limit']}"),
+    "MarketplaceInvalidJoinDeadline": lambda a: (
+        f"the join deadline {when(a['joinDeadline'])} is not after the chain's time {when(a['nowTimestamp'])}: "
+        "give a later deadline (--join-window)"),
+    "MarketplaceInvalidWindows": lambda a: (
+        f"submission window ({a['submissionWindow']}s), sketch window ({a['sketchWindow']}s) and publish grace "
+        f"({a['publishGrace']}s) must all be positive"),
+    "MarketplaceInvalidCid": lambda a: f"a CID must be 1 to {a['maxLength']} bytes long, got {a['length']}",
+    "MarketplaceInvalidVerifier": lambda a: (
+        f"the verifier {a['verifier']} is not a contract: deploy it first, or pass --verifier none for "
+        "trusted-aggregator mode"),
+    "MarketplaceInvalidStrikeLimit": lambda a: "strikes to slash must be at least 1",
+    "MarketplaceUnknownTask": lambda a: f"there is no task {a['taskId']}: `market task list` shows the tasks",
+    "MarketplaceWrongState": lambda a: (
+        f"task {a['taskId']} is {_state(a['state'])}, this needs it {_state(a['required'])}"),
+    "MarketplaceUnauthorized": lambda a: f"{a['caller']} is not allowed to do this on task {a['taskId']}",
+    "MarketplaceJoinClosed": lambda a: f"joining task {a['taskId']} closed at {when(a['joinDeadline'])}",
+    "MarketplaceTaskFull": lambda a: f"task {a['taskId']} already has its maximum of {a['maxTrainers']} trainers",
+    "MarketplaceAlreadyJoined": lambda a: f"{a['trainer']} already joined task {a['taskId']}",
+    "MarketplaceConflictOfInterest": lambda a: (
+        f"{a['account']} is the owner or the aggregator of task {a['taskId']} and cannot train for it"),
+    "MarketplaceWrongStake": lambda a: (
+        f"task {a['taskId']} takes a stake of exactly {ether(a['required'])} ({a['required']} wei); "
+        f"{ether(a['sent'])} was sent: join with --stake {a['required']}wei"),
+    "MarketplaceNotEnoughTrainers": lambda a: (
+        f"task {a['taskId']} has {a['joined']} trainers and needs {a['required']} to start"),
+    "MarketplaceCannotCancel": lambda a: (
+        f"task {a['taskId']} can be cancelled by its owner, or by anyone after {when(a['joinDeadline'])} "
+        f"while fewer than {a['minTrainers']} trainers joined ({a['joined']} did)"),
+    "MarketplaceNotTrainer": lambda a: (
+        f"{a['account']} has not joined task {a['taskId']}: `market trainer join {a['taskId']}` first"),
+    "MarketplaceWrongRound": lambda a: (
+        f"task {a['taskId']} is in round {a['currentRound']}, not round {a['round']}"),
+    "MarketplaceSubmissionClosed": lambda a: (
+        f"submissions for task {a['taskId']} round {a['round']} are closed (deadline {when(a['deadline'])}): "
+        "this update is late; submit in the next round"),
+    "MarketplaceAlreadySubmitted": lambda a: (
+        f"{a['trainer']} already submitted an update for task {a['taskId']} round {a['round']}"),
+    "MarketplaceInvalidDigest": lambda a: "the update digest is zero: pass the keccak256 of the stored bytes",
+    "MarketplaceSubmissionsStillOpen": lambda a: (
+        f"submissions for task {a['taskId']} round {a['round']} stay open until {when(a['deadline'])} "
+        "unless every trainer submitted"),
+    "MarketplaceSubmissionsAlreadyClosed": lambda a: (
+        f"submissions for task {a['taskId']} round {a['round']} are already closed"),
+    "MarketplaceSubmissionsNotClosed": lambda a: (
+        f"submissions for task {a['taskId']} round {a['round']} are not closed yet: "
+        f"`market aggregator close {a['taskId']}` after the deadline"),
+    "MarketplaceNoSubmission": lambda a: (
+        f"{a['trainer']} made no submission in task {a['taskId']} round {a['round']}, so it has no sketch to commit"),
+    "MarketplaceSketchWindowClosed": lambda a: (
+        f"the sketch window of task {a['taskId']} round {a['round']} closed at {when(a['deadline'])}: "
+        "the submission will count as rejected"),
+    "MarketplaceSketchAlreadyCommitted": lambda a: (
+        f"{a['trainer']} already committed its sketch for task {a['taskId']} round {a['round']}"),
+    "MarketplaceInvalidFieldElement": lambda a: (
+        f"{a['value']} is not a nonzero BN254 field element (a commitment must be 0 < c < p)"),
+    "MarketplaceSketchWindowOpen": lambda a: (
+        f"sketches for task {a['taskId']} round {a['round']} may come in until {when(a['deadline'])}: "
+        "publish after that, or once every submitter committed"),
+    "MarketplacePublishDeadlinePassed": lambda a: (
+        f"the publish deadline of task {a['taskId']} round {a['round']} passed at {when(a['deadline'])}: "
+        "the task can only be aborted now"),
+    "MarketplaceWrongScoreCount": lambda a: f"one score per trainer is needed: got {a['given']}, expected {a['expected']}",
+    "MarketplaceInvalidMarks": lambda a: (
+        f"flags {a['flags']:#x} / rejections {a['rejections']:#x} mark a trainer that did not submit in "
+        f"task {a['taskId']} round {a['round']}"),
+    "MarketplaceMissingRejection": lambda a: (
+        f"{a['trainer']} submitted but committed no sketch in task {a['taskId']} round {a['round']}: "
+        "it must be marked rejected"),
+    "MarketplaceScoreNotAllowed": lambda a: (
+        f"{a['trainer']} cannot score {a['score']} in task {a['taskId']} round {a['round']}: "
+        "it did not submit, or it is flagged or rejected"),
+    "MarketplaceScoreTooLarge": lambda a: f"score {a['score']} exceeds the maximum {a['maxScore']}",
+    "MarketplaceProofRejected": lambda a: (
+        f"the verifier rejected the proof for task {a['taskId']} round {a['round']}: the posted flags, rejections "
+        "or scores do not follow from the committed sketches"),
+    "MarketplaceRoundsRemaining": lambda a: (
+        f"task {a['taskId']} has published {a['publishedRounds']} of {a['rounds']} rounds"),
+    "MarketplacePublishDeadlineNotPassed": lambda a: (
+        f"task {a['taskId']} round {a['round']} may still be published until {when(a['deadline'])}: abort after that"),
+    "MarketplaceRoundNotPublished": lambda a: f"task {a['taskId']} round {a['round']} is not published",
+    "MarketplaceNotRejected": lambda a: (
+        f"{a['trainer']} was not rejected in task {a['taskId']} round {a['round']}: no evidence key to reveal"),
+    "MarketplaceNothingToWithdraw": lambda a: f"{a['account']} has nothing to withdraw",
+    "MarketplaceTransferFailed": lambda a: (
+        f"sending {ether(a['amount'])} to {a['account']} failed; the credit is kept: withdraw from an account "
+        "that accepts ether"),
+}
+
+
+class RevertDecoder:
+    """Decodes revert data of the custom errors in an ABI."""
+
+    def __init__(self, abi: list[dict]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for entry in abi:
+            if entry.get("type") != "error":
+                continue
+            types = [_abi_type(i) for i in entry["inputs"]]
+            selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
+            self._errors[selector] = (entry["name"], [i["name"] for i in entry["inputs"]], types)
+
+    @property
+    def error_names(self) -> list[str]:
+        return sorted(name for name, _, _ in self._errors.values())
+
+    def decode(self, data: bytes | str | None) -> ContractRevert | None:
+        """A :class:`ContractRevert` for known error data, else ``None``."""
+        if data is None:
+            return None
+        if isinstance(data, str):
+            data = bytes.fromhex(data.removeprefix("0x"))
+        if len(data) < 4 or data[:4] not in self._errors:
+            return None
+        name, names, types = self._errors[data[:4]]
+        values = decode(types, data[4:]) if types else ()
+        args = {n: (to_checksum_address(v) if t == "address" else v) for n, t, v in zip(names, types, values)}
+        render = _MESSAGES.get(name)
+        message = render(args) if render else f"{name}({', '.join(f'{k}={v}' for k, v in args.items())})"
+        return ContractRevert(name, args, message)
+
+
+def _abi_type(param: dict) -> str:
+    kind = param["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[len("tuple"):]
+    return kind
