@@ -1,0 +1,100 @@
+"""What every CLI command needs: configuration, the chain, the Marketplace, signers."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlparse
+
+import click
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+
+from market.chain import ChainBackend, RpcChain, dev_accounts
+from market.chain.nodes import read_record
+from market.config import MarketConfig
+from market.deployments import Deployments
+from market.exceptions import ChainConnectionError, MarketValueError, PasswordMissing
+from market.keystore import Keystore, read_password
+from market.marketplace import Marketplace
+from market.types import TxResult
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class CliContext:
+    """Lazily connects to what a command uses, so ``market wallet new`` needs no chain."""
+
+    def __init__(self, config: MarketConfig, market_address: str | None = None) -> None:
+        self.config = config
+        self.market_address = market_address
+
+    @cached_property
+    def rpc_url(self) -> str:
+        if self.config.rpc_url:
+            if self.config.rpc_url == "embedded":
+                raise MarketValueError(
+                    "the embedded chain lives inside one process: use it through `market demo` or the library, "
+                    "and give the CLI an RPC URL (`market chain up`)"
+                )
+            return self.config.rpc_url
+        record = read_record(self.config.node_dir)
+        if record is None:
+            raise ChainConnectionError("no chain configured: start one with `market chain up`, or pass --rpc-url URL")
+        return record.url
+
+    @cached_property
+    def chain(self) -> ChainBackend:
+        host = urlparse(self.rpc_url).hostname
+        local = host in {"127.0.0.1", "localhost"}
+        return RpcChain(self.rpc_url, accounts=dev_accounts() if local else None)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        return Deployments(self.config.deployments_file)
+
+    @cached_property
+    def marketplace(self) -> Marketplace:
+        address = self.market_address or self.deployments.address(self.chain.chain_id)
+        return Marketplace(self.chain, address)
+
+    @cached_property
+    def keystore(self) -> Keystore:
+        return Keystore(self.config.keystore_dir)
+
+    def signer(self, spec: str, password_file: Path | None = None) -> LocalAccount:
+        """``dev:N`` → development account N of a local chain; anything else → a wallet by name
+        or address, unlocked with the password from the file, ``MARKET_PASSWORD`` or a prompt."""
+        if spec.startswith("dev:"):
+            accounts = self.chain.dev_accounts()
+            try:
+                return accounts[int(spec[4:])]
+            except (ValueError, IndexError):
+                raise MarketValueError(
+                    f"{spec!r}: development accounts are dev:0 to dev:{len(accounts) - 1} and exist only on a local chain"
+                ) from None
+        wallet = self.keystore.find(spec)
+        password = read_password(password_file=password_file)
+        if password is None:
+            password = prompt_password(f"Password for wallet {wallet.name} ({wallet.address})")
+        return self.keystore.unlock(wallet.name, password)
+
+
+def prompt_password(text: str, *, confirm: bool = False) -> str:
+    """Ask on the terminal (hidden input); fail clearly when there is no terminal."""
+    import sys
+
+    if not sys.stdin.isatty():
+        raise PasswordMissing(
+            "no password given: set MARKET_PASSWORD, pass --password-file FILE, or run in a terminal to be asked"
+        )
+    return click.prompt(text, hide_input=True, confirmation_prompt=confirm)
+
+
+def report(result: TxResult, what: str) -> None:
+    """One line per mined transaction: what, gas, hash."""
+    console.print(f"[green]✓[/] {what}  [dim]gas {result.gas_used:,}  tx {result.tx_hash}[/]")
+
+
+pass_ctx = click.make_pass_decorator(CliContext)

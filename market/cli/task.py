@@ -1,0 +1,159 @@
+"""``market task post|list|show|start|cancel|finalize|abort``: the owner's side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from market.cli.context import CliContext, console, pass_ctx, report
+from market.cli.options import AMOUNT, DURATION, from_option, password_file_option
+from market.exceptions import MarketValueError
+from market.reverts import ether, when
+from market.types import ZERO_ADDRESS, TaskConfig, mask_to_bits
+
+
+@click.group("task")
+def cli() -> None:
+    """Post and manage training tasks."""
+
+
+def _aggregator_key(text: str | None) -> bytes:
+    if not text:
+        return b"\x00" * 32
+    try:
+        key = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise MarketValueError("--aggregator-key must be the aggregator's X25519 public key: 64 hex digits")
+    return key
+
+
+@cli.command("post")
+@click.option("--spec-cid", default=None, help="CID of the task spec already in storage.")
+@click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A task spec file to store first (its CID is posted).")
+@click.option("--aggregator", required=True, help="Address of the aggregator (wallet name or 0x address).")
+@click.option("--aggregator-key", default=None, help="Aggregator's X25519 public key, hex (trainers encrypt to it).")
+@click.option("--reward", type=AMOUNT, required=True, help="Reward to escrow, e.g. 1ether.")
+@click.option("--stake", type=AMOUNT, default="0", show_default=True, help="Stake each trainer deposits.")
+@click.option("--rounds", type=int, default=3, show_default=True)
+@click.option("--min-trainers", type=int, default=2, show_default=True)
+@click.option("--max-trainers", type=int, default=16, show_default=True)
+@click.option("--join-window", type=DURATION, default="1h", show_default=True, help="Joining closes this long after posting.")
+@click.option("--submission-window", type=DURATION, default="1h", show_default=True)
+@click.option("--sketch-window", type=DURATION, default="10m", show_default=True)
+@click.option("--publish-grace", type=DURATION, default="1h", show_default=True)
+@click.option("--strikes-to-slash", type=int, default=1, show_default=True,
+              help="Rounds flagged or rejected after which a trainer's stake is slashed.")
+@click.option("--verifier", default="none", show_default=True,
+              help="Round verifier address, or 'none' for trusted-aggregator mode (no proof checked).")
+@from_option()
+@password_file_option()
+@pass_ctx
+def post(ctx: CliContext, spec_cid, spec_file, aggregator, aggregator_key, reward, stake, rounds, min_trainers,
+         max_trainers, join_window, submission_window, sketch_window, publish_grace, strikes_to_slash, verifier,
+         sender, password_file) -> None:
+    """Post a task and escrow its reward."""
+    if bool(spec_cid) == bool(spec_file):
+        raise MarketValueError("give exactly one of --spec-cid CID or --spec FILE")
+    if spec_file is not None:
+        from market.storage import open_storage
+
+        spec_cid = open_storage(ctx.config).put(spec_file.read_bytes())
+        console.print(f"task spec stored: {spec_cid}")
+    owner = ctx.signer(sender, password_file)
+    agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
+    config = TaskConfig(
+        spec_cid=spec_cid, aggregator=agg, aggregator_key=_aggregator_key(aggregator_key),
+        verifier=ZERO_ADDRESS if verifier.lower() in {"none", "0", ""} else verifier, stake_wei=stake,
+        join_deadline=ctx.chain.timestamp() + join_window, submission_window=submission_window,
+        sketch_window=sketch_window, publish_grace=publish_grace, rounds=rounds, min_trainers=min_trainers,
+        max_trainers=max_trainers, strikes_to_slash=strikes_to_slash,
+    )
+    task_id, result = ctx.marketplace.create_task(owner, config, reward)
+    report(result, f"task [bold]{task_id}[/] posted with {ether(reward)} escrowed")
+    if config.verifier == ZERO_ADDRESS:
+        console.print("[yellow]trusted-aggregator mode: scores are recorded without a proof[/]")
+    console.print(task_id)
+
+
+@cli.command("list")
+@pass_ctx
+def list_(ctx: CliContext) -> None:
+    """List every task on the Marketplace."""
+    market = ctx.marketplace
+    table = Table()
+    for col in ("id", "state", "round", "trainers", "reward", "stake", "mode", "spec"):
+        table.add_column(col)
+    for task_id in range(1, market.task_count() + 1):
+        t = market.get_task(task_id)
+        table.add_row(
+            str(task_id), t.state.label(), f"{t.published_rounds}/{t.config.rounds}",
+            f"{t.trainer_count}/{t.config.max_trainers}", ether(t.reward_wei), ether(t.config.stake_wei),
+            "trusted" if t.trusted_aggregator else "zk", t.config.spec_cid,
+        )
+    console.print(table)
+
+
+@cli.command("show")
+@click.argument("task_id", type=int)
+@pass_ctx
+def show(ctx: CliContext, task_id: int) -> None:
+    """Show a task, its trainers and its rounds."""
+    market = ctx.marketplace
+    t = market.get_task(task_id)
+    c = t.config
+    console.print(f"[bold]task {task_id}[/]: {t.state.label()}, round {t.current_round} "
+                  f"({t.published_rounds}/{c.rounds} published)")
+    console.print(f"  owner {t.owner}; aggregator {c.aggregator}")
+    console.print(f"  mode: {t.mode}")
+    console.print(f"  reward {ether(t.reward_wei)}; stake {ether(c.stake_wei)}; held now {ether(t.held_wei)}")
+    console.print(f"  spec {c.spec_cid}; join until {when(c.join_deadline)}; trainers {c.min_trainers}-{c.max_trainers}")
+    console.print(f"  windows: submit {c.submission_window}s, sketch {c.sketch_window}s, publish grace {c.publish_grace}s;"
+                  f" slash after {c.strikes_to_slash} strike(s)")
+    trainers = market.get_trainers(task_id)
+    if trainers:
+        table = Table(title="trainers")
+        for col in ("slot", "address", "strikes", "points", "credit"):
+            table.add_column(col)
+        for address in trainers:
+            info = market.get_trainer(task_id, address)
+            table.add_row(str(info.slot), address, str(info.strikes), str(info.points), ether(market.credit_of(address)))
+        console.print(table)
+    if t.state.name in {"TRAINING", "FINISHED", "ABORTED"}:
+        table = Table(title="rounds")
+        for col in ("round", "submitted", "sketches", "seed", "flags", "rejections", "model", "proof"):
+            table.add_column(col)
+        for r in range(min(t.current_round + 1, c.rounds)):
+            info = market.get_round(task_id, r)
+            marks = lambda m: "".join("x" if b else "." for b in mask_to_bits(m, len(trainers)))  # noqa: E731
+            table.add_row(
+                str(r), str(info.submissions), str(info.sketches), f"{info.seed:#x}"[:12] if info.closed else "-",
+                marks(info.flags) if info.published else "-", marks(info.rejections) if info.published else "-",
+                info.global_model_cid or "-",
+                ("verified" if info.proof_verified else "trusted") if info.published else "-",
+            )
+        console.print(table)
+
+
+def _simple(name: str, method: str, doc: str):
+    @cli.command(name, help=doc)
+    @click.argument("task_id", type=int)
+    @from_option()
+    @password_file_option()
+    @pass_ctx
+    def command(ctx: CliContext, task_id: int, sender: str, password_file: Path | None) -> None:
+        signer = ctx.signer(sender, password_file)
+        result = getattr(ctx.marketplace, method)(signer, task_id)
+        report(result, f"task {task_id}: {name}")
+
+    return command
+
+
+_simple("start", "start", "Start training (owner or aggregator; anyone after the join deadline).")
+_simple("cancel", "cancel", "Cancel an open task (owner; anyone after the deadline if under-subscribed).")
+_simple("finalize", "finalize", "Settle a task whose rounds are all published (anyone).")
+_simple("abort", "abort", "Abort a task whose aggregator missed a publish deadline (anyone).")

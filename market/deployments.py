@@ -1,0 +1,42 @@
+"""The deployment file: the Marketplace address per chain id, so commands need no address flag.
+
+``<home>/deployments.json``::
+
+    {"31337": {"Marketplace": "0x…", "block": 1, "deployer": "0x…"}}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from market.exceptions import DeploymentNotFound
+
+
+class Deployments:
+    """Addresses recorded in ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _read(self) -> dict[str, dict]:
+        if not self.path.exists():
+            return {}
+        return json.loads(self.path.read_text())
+
+    def record(self, chain_id: int, name: str, address: str, *, block: int, deployer: str) -> None:
+        data = self._read()
+        data[str(chain_id)] = {**data.get(str(chain_id), {}), name: address, "block": block, "deployer": deployer}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+    def address(self, chain_id: int, name: str = "Marketplace") -> str:
+        entry = self._read().get(str(chain_id), {})
+        if name not in entry:
+            raise DeploymentNotFound(
+                f"no {name} recorded for chain {chain_id} in {self.path}: run `market deploy` first (or pass --market ADDRESS)"
+            )
+        return entry[name]
+
+    def start_block(self, chain_id: int) -> int:
+        return int(self._read().get(str(chain_id), {}).get("block", 0))
