@@ -1,0 +1,36 @@
+# Proof-of-Contribution Market: install, test, demo.
+# Python goes into .venv (pinned by constraints.txt, torch 2.13.0 CPU among them),
+# npm tools into node_modules (pinned by package-lock.json).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test demo compile clean-venv
+
+install: $(STAMP) node_modules/.package-lock.json
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+# The test command of README.md (and of .ci/run).
+test: install
+	$(PY) -m pytest -q
+
+# The main job: the demo market on the embedded chain and store, in one process.
+demo: install
+	$(PY) scripts/post_task.py
+
+compile: install
+	$(PY) scripts/compile_contracts.py
+
+clean-venv:
+	rm -rf $(VENV) node_modules

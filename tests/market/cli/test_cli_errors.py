@@ -1,0 +1,93 @@
+"""The CLI turns every failure into one clear line and a non-zero exit code, no traceback."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from market.cli.app import cli
+
+
+def _run(tmp_path, *args, env=None):
+    runner = CliRunner()
+    base = {"MARKET_HOME": str(tmp_path), "MARKET_PASSWORD": "pw1", "MARKET_RPC_URL": ""}
+    return runner.invoke(cli, list(args), env={**base, **(env or {})}, catch_exceptions=False)
+
+
+def test_wrong_password_is_one_line(tmp_path):
+    # Prepare
+    assert _run(tmp_path, "wallet", "new", "alice").exit_code == 0
+
+    # Execute: the wallet is unlocked before any chain is contacted
+    result = _run(tmp_path, "withdraw", "--from", "alice", env={"MARKET_PASSWORD": "not-the-password"})
+
+    # Assert
+    assert result.exit_code == 6
+    assert "wrong password for wallet 'alice'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_wallet_new_refuses_duplicate_name(tmp_path):
+    _run(tmp_path, "wallet", "new", "alice")
+    result = _run(tmp_path, "wallet", "new", "alice")
+    assert result.exit_code == 6
+    assert "already exists" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_wallet_new_without_password_source_says_how(tmp_path):
+    result = _run(tmp_path, "wallet", "new", "bob", env={"MARKET_PASSWORD": ""})
+    assert result.exit_code != 0
+    assert "MARKET_PASSWORD" in result.output and "--password-file" in result.output
+
+
+def test_password_file_is_read(tmp_path):
+    pw = tmp_path / "pw.txt"
+    pw.write_text("from-file\n")
+    assert _run(tmp_path, "wallet", "new", "carol", "--password-file", str(pw), env={"MARKET_PASSWORD": ""}).exit_code == 0
+    from market.keystore import Keystore
+
+    account = Keystore(tmp_path / "keystore").unlock("carol", "from-file")
+    assert account.address.startswith("0x")
+
+
+def test_wallet_import_from_key_file(tmp_path):
+    key = tmp_path / "key.txt"
+    key.write_text("0x" + "ab" * 32)
+    result = _run(tmp_path, "wallet", "import", "dave", "--key-file", str(key))
+    assert result.exit_code == 0
+    from eth_account import Account
+
+    assert Account.from_key("0x" + "ab" * 32).address in result.output
+
+
+def test_wallet_import_rejects_bad_key(tmp_path):
+    key = tmp_path / "key.txt"
+    key.write_text("not-a-key")
+    result = _run(tmp_path, "wallet", "import", "eve", "--key-file", str(key))
+    assert result.exit_code != 0 and "not a valid private key" in result.output
+
+
+def test_missing_wallet_lists_known_ones(tmp_path):
+    _run(tmp_path, "wallet", "new", "alice")
+    result = _run(tmp_path, "wallet", "balance", "mallory")
+    assert result.exit_code == 6
+    assert "no wallet 'mallory'" in result.output and "alice" in result.output
+
+
+def test_no_chain_says_to_start_one(tmp_path):
+    result = _run(tmp_path, "task", "list")
+    assert result.exit_code == 4
+    assert "market chain up" in result.output
+
+
+def test_bad_amount_is_rejected(tmp_path):
+    result = _run(tmp_path, "--rpc-url", "http://127.0.0.1:9", "task", "post", "--spec-cid", "x", "--aggregator",
+                  "0x" + "11" * 20, "--reward", "lots", "--from", "dev:0")
+    assert result.exit_code == 2
+    assert "cannot read amount 'lots'" in result.output
+
+
+def test_unreachable_rpc_is_one_line(tmp_path):
+    result = _run(tmp_path, "--rpc-url", "http://127.0.0.1:9", "task", "list")
+    assert result.exit_code == 4
+    assert "no chain answers at http://127.0.0.1:9" in result.output
