@@ -1,0 +1,42 @@
+"""Zero-knowledge side of the market: the sketch of an update, its Poseidon commitment over
+BN254 (as circomlib computes it), and the circuits that check them.
+
+The sketch and the commitment are defined once, here, and used by the trainer, the aggregator
+and the witness builder alike; ``zk/README.md`` has the exact definitions. This package uses
+numpy, never torch.
+"""
+
+from zk.commitment import (
+    AGGREGATE_TAG,
+    aggregate_commitment,
+    chain_hash,
+    commitment_calls,
+    random_salt,
+    sketch_commitment,
+)
+from zk.exceptions import FieldRangeError, SketchInputError, ZkError
+from zk.field import FIELD_MODULUS, from_field, to_field
+from zk.poseidon import poseidon
+from zk.sketch import SketchParams, flatten_update, project, project_fixed, quantize, sketch_update
+
+__all__ = [
+    "AGGREGATE_TAG",
+    "FIELD_MODULUS",
+    "FieldRangeError",
+    "SketchInputError",
+    "SketchParams",
+    "ZkError",
+    "aggregate_commitment",
+    "chain_hash",
+    "commitment_calls",
+    "flatten_update",
+    "from_field",
+    "poseidon",
+    "project",
+    "project_fixed",
+    "quantize",
+    "random_salt",
+    "sketch_commitment",
+    "sketch_update",
+    "to_field",
+]

@@ -1,0 +1,103 @@
+"""Fixtures of the zk tests: a circomlibjs reference running in node.
+
+The reference is not optional: Poseidon must equal circomlib's, and only circomlibjs can say
+so. A machine without node or without ``node_modules/circomlibjs`` fails these tests with the
+instruction to run ``npm ci``; it never skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE_MODULES = REPO_ROOT / "node_modules"
+HELPER = Path(__file__).with_name("circomlibjs_ref.mjs")
+
+
+def require_node_modules(package: str) -> Path:
+    """The folder of an npm package of the project, or a failed test saying how to get it."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail(
+            "node is not installed: install Node.js 18+ and run `npm ci` in the repository root"
+        )
+    folder = NODE_MODULES / package
+    if not (folder / "package.json").is_file():
+        pytest.fail(f"{folder} is missing: run `npm ci` in the repository root ({REPO_ROOT})")
+    return folder
+
+
+class CircomlibjsReference:
+    """A node process answering Poseidon and commitment requests with circomlibjs."""
+
+    def __init__(self) -> None:
+        require_node_modules("circomlibjs")
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen(
+            ["node", str(HELPER)],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+
+    def _ask(self, request: dict[str, Any]) -> Any:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+        line = self._proc.stdout.readline()
+        if not line:
+            self._proc.wait(timeout=10)
+            self._stderr.seek(0)
+            err = self._stderr.read()
+            pytest.fail(f"the circomlibjs helper died (run `npm ci`?): {err.strip()}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"circomlibjs helper: {reply['error']}")
+        return reply["result"]
+
+    def poseidon(self, inputs: Sequence[int]) -> int:
+        return int(self._ask({"op": "poseidon", "inputs": [str(x) for x in inputs]}))
+
+    def poseidon_many(self, batches: Sequence[Sequence[int]]) -> list[int]:
+        requests = [{"op": "poseidon", "inputs": [str(x) for x in xs]} for xs in batches]
+        return [int(r) for r in self._ask({"op": "batch", "requests": requests})]
+
+    def commit(self, sketch: Sequence[int], salt: int) -> int:
+        return int(
+            self._ask({"op": "commit", "salt": str(salt), "sketch": [str(v) for v in sketch]})
+        )
+
+    def close(self) -> None:
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout:
+            self._proc.stdout.close()
+        self._stderr.close()
+
+
+@pytest.fixture(scope="session")
+def circomlibjs() -> Iterator[CircomlibjsReference]:
+    """circomlibjs's Poseidon (``buildPoseidon``) and the commitment composed with it."""
+    ref = CircomlibjsReference()
+    try:
+        yield ref
+    finally:
+        ref.close()
