@@ -105,9 +105,7 @@ def load_public_key(value: bytes | str | X25519PublicKey) -> X25519PublicKey:
 
 def save_private_key(key: X25519PrivateKey, path: str | os.PathLike[str], password: bytes | None = None) -> None:
     """Write the private key as PKCS#8 PEM (encrypted when ``password`` is given), mode 0600."""
-    encryption = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    )
+    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -162,7 +162,8 @@ class UpdateMetadata:
     def from_strings(cls, raw: Mapping[str, str]) -> UpdateMetadata:
         """Parse and check a ``__metadata__`` map (raises :class:`InvalidMetadata`)."""
         if raw.get("format") != FORMAT or raw.get("version") != VERSION:
-            raise InvalidMetadata(f"not a {FORMAT} v{VERSION} package (format={raw.get('format')!r}, version={raw.get('version')!r})")
+            found = f"format={raw.get('format')!r}, version={raw.get('version')!r}"
+            raise InvalidMetadata(f"not a {FORMAT} v{VERSION} package ({found})")
         return cls(
             task_id=_int_field(raw, "task_id", minimum=0),
             round=_int_field(raw, "round", minimum=0),

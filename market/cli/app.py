@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from market.cli import aggregator, chain, task, trainer, wallet
+from market.cli import aggregator, chain, storage, task, trainer, wallet
 from market.cli.context import CliContext, console, pass_ctx, report
 from market.cli.options import from_option, password_file_option
 from market.config import MarketConfig
@@ -70,15 +70,8 @@ def withdraw(ctx: CliContext, sender: str, password_file: Path | None) -> None:
     report(result, f"withdrew {ether(amount)} ({amount} wei) to {signer.address}")
 
 
-for _module in (chain, wallet, task, trainer, aggregator):
+for _module in (chain, wallet, task, trainer, aggregator, storage):
     cli.add_command(_module.cli)
-
-try:  # storage commands live in their own module
-    from market.cli import storage as _storage
-
-    cli.add_command(_storage.cli)
-except ImportError:  # pragma: no cover - only while the storage package is being built
-    pass
 
 
 def main() -> None:

@@ -49,10 +49,19 @@ def _read_with_progress(stream: BinaryIO, size: int, label: str) -> Iterator[byt
 
 
 @click.group("storage")
-@click.option("--storage", "backend", type=click.Choice(BACKENDS), default=None,
-              help="Backend (default: MARKET_STORAGE, else embedded).")
-@click.option("--ipfs-api", default=None, metavar="URL",
-              help="IPFS node RPC API for --storage kubo (default: MARKET_IPFS_API, else http://127.0.0.1:5001).")
+@click.option(
+    "--storage",
+    "backend",
+    type=click.Choice(BACKENDS),
+    default=None,
+    help="Backend (default: MARKET_STORAGE, else embedded).",
+)
+@click.option(
+    "--ipfs-api",
+    default=None,
+    metavar="URL",
+    help="IPFS node RPC API for --storage kubo (default: MARKET_IPFS_API, else http://127.0.0.1:5001).",
+)
 @click.pass_context
 def cli(ctx: click.Context, backend: str | None, ipfs_api: str | None) -> None:
     """Content-addressed storage (IPFS): CIDs identical to `ipfs add --cid-version=1`."""
@@ -80,8 +89,13 @@ def put(storage: Storage, file: Path) -> None:
 
 @cli.command("get")
 @click.argument("cid")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write (replaced only once the content has been checked).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write (replaced only once the content has been checked).",
+)
 @pass_storage
 def get(storage: Storage, cid: str, output: Path) -> None:
     """Fetch CID, check it, write it to --output."""
@@ -91,8 +105,9 @@ def get(storage: Storage, cid: str, output: Path) -> None:
 
 @cli.command("export-car")
 @click.argument("cid")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CAR file to write.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CAR file to write."
+)
 @pass_storage
 def export_car(storage: Storage, cid: str, output: Path) -> None:
     """Write CID and all its blocks as a CAR v1 file (for `ipfs dag import`)."""

@@ -73,7 +73,7 @@ class Storage(ABC):
         may stay (they are valid content). Roots are pinned where the backend pins.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections or files held by the backend."""
 
     # --- helpers built on the primitives -------------------------------------------------

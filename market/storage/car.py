@@ -124,7 +124,7 @@ class CarReader:
                 raise CarFormatError(f"CAR section of {length} bytes exceeds {MAX_SECTION_SIZE}")
             cid, block = self._split_cid(self._read_exactly(length, "block section"))
             if self._verify and not block_matches(cid, block):
-                raise BlockCorrupted(cid_to_str(cid), f"CAR block {cid_to_str(cid)} does not match its CID")
+                raise BlockCorrupted(cid_to_str(cid))
             yield cid, block
 
 

@@ -116,7 +116,7 @@ class EmbeddedStorage(Storage):
         and checked to find their children; leaves are only looked up)."""
         root = parse_cid(cid)
         try:
-            for child, _block in iter_dag_blocks(root, self._load_for_walk):
+            for _cid, _block in iter_dag_blocks(root, self._load_for_walk):
                 pass
         except NotFound:
             return False

@@ -32,7 +32,7 @@ from multiformats import CID
 
 from market.config import DEFAULT_IPFS_API
 from market.storage.base import Storage
-from market.storage.car import CarReader, write_car
+from market.storage.car import CarReader, encode_header, encode_section, write_car
 from market.storage.embedded import EmbeddedStorage
 from market.storage.exceptions import BlockCorrupted, NodeApiError, NotFound, StorageError, StorageUnavailable
 from market.storage.unixfs import CHUNK_SIZE, DAG_PB, FileDagBuilder, cid_to_str, decode_dag_pb, parse_cid
@@ -228,29 +228,27 @@ class KuboStorage(Storage):
         rewind()
         with tempfile.TemporaryDirectory(prefix="market-kubo-") as scratch:
             checked = EmbeddedStorage(scratch)
-            for block_cid, block in self._export_checked(root):
-                checked.put_block(block_cid, block)
+            self._export_checked(root, checked.put_block)
             return checked.get_into(cid_to_str(root), sink)
 
-    def _export_checked(self, root: CID) -> Iterator[tuple[CID, bytes]]:
-        """The DAG under ``root`` from ``dag/export``, each block checked against its CID;
-        raises NotFound if the node's export misses a block."""
-        blocks: list[tuple[CID, bytes]] = []
+    def _export_checked(
+        self, root: CID, on_block: Callable[[CID, bytes], None], may_retry: Callable[[], bool] = lambda: True
+    ) -> None:
+        """Stream the DAG under ``root`` from ``dag/export`` to ``on_block``, each block
+        checked against its CID first; raise NotFound if the export misses a block."""
 
         def read(response: httpx.Response) -> None:
-            blocks.clear()
-            missing = {root}
+            expected, received = {root}, set()
             for block_cid, block in CarReader(io.BufferedReader(_ResponseStream(response.iter_bytes())), verify=True):
-                missing.discard(block_cid)
                 if block_cid.codec.code == DAG_PB:
-                    missing.update(link.cid for link in decode_dag_pb(block).links)
-                blocks.append((block_cid, block))
-            missing.difference_update(block_cid for block_cid, _ in blocks)
-            if missing:
+                    expected.update(link.cid for link in decode_dag_pb(block).links)
+                received.add(block_cid)
+                on_block(block_cid, block)
+            if missing := expected - received:
                 raise NotFound(cid_to_str(root), f"{cid_to_str(root)}: {len(missing)} block(s) not on the IPFS node")
 
-        self._call("dag/export", {"arg": cid_to_str(root), "timeout": f"{self.fetch_timeout:g}s"}, read)
-        return iter(blocks)
+        params = {"arg": cid_to_str(root), "timeout": f"{self.fetch_timeout:g}s"}
+        self._call("dag/export", params, read, may_retry=may_retry)
 
     def pin(self, cid: str) -> None:
         """``pin/add`` the DAG (recursive)."""
@@ -270,7 +268,16 @@ class KuboStorage(Storage):
     def export_car(self, cid: str, sink: BinaryIO) -> int:
         """``dag/export`` as CAR v1, every block checked before it is written to ``sink``."""
         root = parse_cid(cid)
-        return write_car(sink, [root], self._export_checked(root))
+        written = 0
+
+        def write_section(block_cid: CID, block: bytes) -> None:
+            nonlocal written
+            if not written:
+                written += sink.write(encode_header([root]))
+            written += sink.write(encode_section(block_cid, block))
+
+        self._export_checked(root, write_section, may_retry=lambda: written == 0)
+        return written
 
     def import_car(self, source: BinaryIO) -> list[str]:
         """Check every block of the CAR, then ``dag/import`` it (the node pins the roots)."""

@@ -233,11 +233,18 @@ class FileDagBuilder:
 
     Feed bytes with :meth:`write` in pieces of any size; each finished block goes to
     ``sink`` (children before parents) as soon as it exists, so a large blob never has to
-    be in memory whole. :meth:`finish` returns the root CID.
+    be in memory whole. :meth:`finish` returns the root CID. ``chunk_size`` and
+    ``max_links`` default to kubo's; other values exist for tests of deep DAGs.
     """
 
-    def __init__(self, sink: BlockSink | None = None) -> None:
+    def __init__(
+        self, sink: BlockSink | None = None, *, chunk_size: int = CHUNK_SIZE, max_links: int = MAX_LINKS
+    ) -> None:
+        if chunk_size < 1 or max_links < 2:
+            raise ValueError("chunk_size must be >= 1 and max_links >= 2")
         self._sink = sink
+        self._chunk_size = chunk_size
+        self._max_links = max_links
         self._buffer = bytearray()
         self._levels: list[list[_Entry]] = [[]]
         self._leaves = 0
@@ -252,15 +259,15 @@ class FileDagBuilder:
         view = memoryview(data).cast("B")
         self.size += len(view)
         if self._buffer:
-            take = min(CHUNK_SIZE - len(self._buffer), len(view))
+            take = min(self._chunk_size - len(self._buffer), len(view))
             self._buffer += view[:take]
             view = view[take:]
-            if len(self._buffer) == CHUNK_SIZE:
+            if len(self._buffer) == self._chunk_size:
                 self._add_leaf(bytes(self._buffer))
                 self._buffer.clear()
-        while len(view) >= CHUNK_SIZE:
-            self._add_leaf(bytes(view[:CHUNK_SIZE]))
-            view = view[CHUNK_SIZE:]
+        while len(view) >= self._chunk_size:
+            self._add_leaf(bytes(view[: self._chunk_size]))
+            view = view[self._chunk_size :]
         self._buffer += view
 
     def finish(self) -> CID:
@@ -292,7 +299,7 @@ class FileDagBuilder:
         if len(self._levels) == level:
             self._levels.append([])
         self._levels[level].append(entry)
-        if len(self._levels[level]) == MAX_LINKS:  # a full group: its parent is final
+        if len(self._levels[level]) == self._max_links:  # a full group: its parent is final
             self._reduce(level)
 
     def _reduce(self, level: int) -> None:
@@ -307,9 +314,10 @@ class FileDagBuilder:
         self._push(level + 1, entry)
 
 
-def build_file_dag(chunks: Iterable[bytes], sink: BlockSink | None = None) -> CID:
-    """Build the DAG of the concatenation of ``chunks``; blocks go to ``sink``."""
-    builder = FileDagBuilder(sink)
+def build_file_dag(chunks: Iterable[bytes], sink: BlockSink | None = None, **layout: int) -> CID:
+    """Build the DAG of the concatenation of ``chunks``; blocks go to ``sink``. ``layout``
+    may set ``chunk_size`` and ``max_links`` (kubo's defaults otherwise)."""
+    builder = FileDagBuilder(sink, **layout)
     for chunk in chunks:
         builder.write(chunk)
     return builder.finish()
@@ -367,7 +375,7 @@ def _file_content(cid: CID, load_block: BlockLoader, depth: int) -> Iterator[byt
     total = len(unixfs.data)
     if unixfs.data:
         yield unixfs.data
-    for link, expected in zip(node.links, unixfs.blocksizes):
+    for link, expected in zip(node.links, unixfs.blocksizes, strict=False):
         got = 0
         for piece in _file_content(link.cid, load_block, depth + 1):
             got += len(piece)

@@ -1,0 +1,176 @@
+"""The task spec: a versioned JSON document stored in IPFS whose CID a task records on chain.
+
+It says what to train (model architecture and hyper-parameters, input shape, classes, the
+initial global model's CID), how (optimizer, learning rate, local epochs, batch size), on what
+(the data schema a trainer's data must match), and how rounds are judged (the scoring policy and
+the update limits the aggregator enforces). Loading validates every field and names the first
+one that is wrong. ``market/`` never imports torch: the spec only describes the model; the
+registry in ``trainers/models.py`` builds it.
+
+Example (``TaskSpec.example_digits()`` makes it)::
+
+    {"version": 1, "name": "digits-mlp",
+     "model": {"arch": "mlp", "input_shape": [64], "num_classes": 10, "params": {"hidden": [32]},
+               "init_seed": 0, "initial_model_cid": null},
+     "training": {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.0, "local_epochs": 2,
+                  "batch_size": 32, "dtype": "float32"},
+     "data": {"kind": "tabular", "input_shape": [64], "num_classes": 10, "label_column": "label",
+              "value_range": [0.0, 16.0]},
+     "scoring": {"detector": "provable", "tau": 4.0, "sketch_k": 32, "validation_shapley": ["gtg", "loo"]},
+     "limits": {"max_update_bytes": 67108864, "max_update_norm": 100.0}}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from eth_utils import keccak
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from market.exceptions import MarketValueError
+
+SPEC_VERSION = 1
+MAX_SPEC_BYTES = 1 << 20
+
+
+class TaskSpecError(MarketValueError):
+    """A task spec is not valid JSON or breaks a rule; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSection(_Strict):
+    """What network to train."""
+
+    arch: Literal["mlp", "cnn", "logreg"] = Field(description="Architecture in the trainers' model registry.")
+    input_shape: tuple[int, ...] = Field(description="Shape of one input sample, e.g. [64] or [1, 8, 8].")
+    num_classes: int = Field(ge=2, le=10_000)
+    params: dict[str, Any] = Field(default_factory=dict, description="Architecture hyper-parameters.")
+    init_seed: int = Field(default=0, ge=0, description="Seed of the deterministic initialisation.")
+    initial_model_cid: str | None = Field(default=None, description="CID of the initial global model (safetensors).")
+
+    @field_validator("input_shape")
+    @classmethod
+    def _positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(d <= 0 for d in v):
+            raise ValueError("every dimension must be positive")
+        return v
+
+
+class TrainingSection(_Strict):
+    """How each trainer trains locally."""
+
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    learning_rate: float = Field(default=0.1, gt=0, le=10)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+    local_epochs: int = Field(default=1, ge=1, le=1000)
+    batch_size: int = Field(default=32, ge=1, le=1 << 16)
+    dtype: Literal["float32", "float64"] = "float32"
+
+
+class DataSection(_Strict):
+    """The schema a trainer's data must match."""
+
+    kind: Literal["tabular", "image"] = "tabular"
+    input_shape: tuple[int, ...]
+    num_classes: int = Field(ge=2, le=10_000)
+    label_column: str = Field(default="label", description="Label column of CSV data.")
+    value_range: tuple[float, float] | None = Field(default=None, description="Inclusive range of input values.")
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> "DataSection":
+        if self.value_range is not None and self.value_range[0] > self.value_range[1]:
+            raise ValueError("value_range must be [low, high] with low <= high")
+        return self
+
+
+class ScoringSection(_Strict):
+    """How the aggregator judges a round. Payouts follow the provable score."""
+
+    detector: Literal["provable", "multi_krum", "mud_hog"] = "provable"
+    tau: float = Field(default=4.0, gt=0, description="Flag when ||s_i - median||^2 > tau * median distance.")
+    sketch_k: int = Field(default=32, ge=1, le=256)
+    validation_shapley: tuple[Literal["exact", "tmc", "gtg", "loo"], ...] = ("gtg", "loo")
+
+
+class LimitsSection(_Strict):
+    """Bounds the aggregator enforces on every update."""
+
+    max_update_bytes: int = Field(default=64 << 20, ge=1024)
+    max_update_norm: float = Field(default=100.0, gt=0)
+
+
+class TaskSpec(_Strict):
+    """A task spec, version 1."""
+
+    version: Literal[1] = SPEC_VERSION
+    name: str = Field(min_length=1, max_length=200)
+    model: ModelSection
+    training: TrainingSection = TrainingSection()
+    data: DataSection
+    scoring: ScoringSection = ScoringSection()
+    limits: LimitsSection = LimitsSection()
+
+    @model_validator(mode="after")
+    def _data_matches_model(self) -> "TaskSpec":
+        if tuple(self.data.input_shape) != tuple(self.model.input_shape):
+            raise ValueError(f"data.input_shape {list(self.data.input_shape)} differs from model.input_shape "
+                             f"{list(self.model.input_shape)}")
+        if self.data.num_classes != self.model.num_classes:
+            raise ValueError("data.num_classes differs from model.num_classes")
+        return self
+
+    # --- bytes ---------------------------------------------------------------------------
+    def to_json(self) -> bytes:
+        """Canonical JSON (sorted keys, no spaces): the bytes stored in IPFS."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> "TaskSpec":
+        """Parse and validate; :class:`TaskSpecError` names what is wrong."""
+        if isinstance(data, bytes):
+            if len(data) > MAX_SPEC_BYTES:
+                raise TaskSpecError(f"task spec is {len(data)} bytes; the limit is {MAX_SPEC_BYTES}")
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise TaskSpecError("task spec is not UTF-8 text") from None
+        try:
+            raw = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise TaskSpecError(f"task spec is not JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise TaskSpecError("task spec must be a JSON object")
+        if raw.get("version") != SPEC_VERSION:
+            raise TaskSpecError(f"task spec version {raw.get('version')!r} is not supported (this client reads {SPEC_VERSION})")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "spec"
+            raise TaskSpecError(f"task spec field {where}: {first['msg']}") from None
+
+    def model_hash(self) -> str:
+        """keccak256 (hex) of the canonical model section without the initial CID: what every
+        update package of this task must name."""
+        section = self.model.model_dump(mode="json", exclude={"initial_model_cid"})
+        return "0x" + keccak(json.dumps(section, sort_keys=True, separators=(",", ":")).encode()).hex()
+
+    def with_initial_model(self, cid: str) -> "TaskSpec":
+        return self.model_copy(update={"model": self.model.model_copy(update={"initial_model_cid": cid})})
+
+    @classmethod
+    def example_digits(cls, *, arch: Literal["mlp", "cnn", "logreg"] = "mlp", epochs: int = 2) -> "TaskSpec":
+        """The built-in example: scikit-learn's handwritten digits (8×8, 10 classes)."""
+        shape = (1, 8, 8) if arch == "cnn" else (64,)
+        params: dict[str, Any] = {"hidden": [32]} if arch == "mlp" else ({"channels": 8} if arch == "cnn" else {})
+        return cls(
+            name=f"digits-{arch}",
+            model=ModelSection(arch=arch, input_shape=shape, num_classes=10, params=params),
+            training=TrainingSection(local_epochs=epochs),
+            data=DataSection(kind="image" if arch == "cnn" else "tabular", input_shape=shape, num_classes=10,
+                             value_range=(0.0, 16.0)),
+        )
