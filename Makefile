@@ -15,7 +15,7 @@ install: $(STAMP) node_modules/.package-lock.json
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,train]"
 	touch $(STAMP)
 
 node_modules/.package-lock.json: package.json package-lock.json

@@ -10,7 +10,8 @@ registry in ``trainers/models.py`` builds it.
 Example (``TaskSpec.example_digits()`` makes it)::
 
     {"version": 1, "name": "digits-mlp",
-     "model": {"arch": "mlp", "input_shape": [64], "num_classes": 10, "params": {"hidden": [32]},
+     "model": {"arch": "mlp", "input_shape": [64], "num_classes": 10,
+               "params": {"hidden": [32], "input_range": [0.0, 16.0]},
                "init_seed": 0, "initial_model_cid": null},
      "training": {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.0, "local_epochs": 2,
                   "batch_size": 32, "dtype": "float32"},
@@ -167,6 +168,7 @@ class TaskSpec(_Strict):
         """The built-in example: scikit-learn's handwritten digits (8×8, 10 classes)."""
         shape = (1, 8, 8) if arch == "cnn" else (64,)
         params: dict[str, Any] = {"hidden": [32]} if arch == "mlp" else ({"channels": 8} if arch == "cnn" else {})
+        params["input_range"] = [0.0, 16.0]  # the model rescales the 0-16 pixel values to [0, 1]
         return cls(
             name=f"digits-{arch}",
             model=ModelSection(arch=arch, input_shape=shape, num_classes=10, params=params),

@@ -87,3 +87,68 @@ def commit_sketch(ctx: CliContext, task_id: int, round_: int | None, commitment:
     signer = ctx.signer(sender, password_file)
     result = market.commit_sketch(signer, task_id, round_, value)
     report(result, f"sketch committed for task {task_id} round {round_}")
+
+
+@cli.command("run")
+@click.option("--task", "task_id", type=int, required=True, help="Task id to take part in.")
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Your data: .npz (X, y), .csv (label column per the spec) or an image folder.")
+@click.option("--dataset", type=click.Choice(["digits"]), default=None,
+              help="Use a built-in data set instead of --data (for trying the market).")
+@click.option("--share", default=None, metavar="I/N",
+              help="With --dataset: take share I of N (Dirichlet non-IID, alpha 0.5), e.g. 2/8.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--attack", default=None, help="Attack simulator for experiments (e.g. sign_flip); never on by default.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--poll", type=float, default=2.0, show_default=True, help="Seconds between chain polls.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where round state and envelopes are kept (default MARKET_HOME/trainer).")
+@click.option("--withdraw/--no-withdraw", default=False, help="Withdraw the credit when the task ends.")
+@from_option()
+@password_file_option()
+@pass_ctx
+def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | None, share: str | None, device: str,
+        attack: str | None, seed: int, poll: float, state_dir: Path | None, withdraw: bool, sender: str,
+        password_file: Path | None) -> None:
+    """Follow a task: train, submit and commit every round until it ends (resumes after a restart)."""
+    from market.reverts import ether
+    from market.storage import open_storage
+    from market.task_spec import TaskSpec
+    from trainers.attacks import AttackPlan
+    from trainers.data import digits_train_test, load_dataset
+    from trainers.node import TrainerNode
+    from trainers.partition import partition_dirichlet
+
+    if (data_path is None) == (dataset is None):
+        raise MarketValueError("give exactly one of --data PATH or --dataset digits")
+    account = ctx.signer(sender, password_file)
+    storage = open_storage(ctx.config)
+    market = ctx.marketplace
+    spec = TaskSpec.from_json(storage.get(market.get_task(task_id).config.spec_cid))
+    if data_path is not None:
+        data = load_dataset(data_path, spec.data)
+    else:
+        data, _test = digits_train_test(spec.data.input_shape)
+        if share:
+            try:
+                index, count = (int(x) for x in share.split("/"))
+                parts = partition_dirichlet(data.y, count, 0.5, seed=0)
+                data = data.subset(parts[index - 1])
+            except (ValueError, IndexError):
+                raise MarketValueError(f"--share {share!r} must be I/N with 1 <= I <= N") from None
+    node = TrainerNode(
+        market=market, storage=storage, account=account, task_id=task_id, dataset=data,
+        state_dir=state_dir or ctx.config.home / "trainer", device=None if device == "auto" else device,
+        attack=AttackPlan.parse(attack, seed=seed), seed=seed, progress=True, log=lambda m: console.print(m),
+    )
+    summary = node.run(poll_seconds=poll)
+    console.print(f"task {task_id} {summary.state}: submitted rounds {summary.submitted_rounds}, "
+                  f"points {summary.points}, strikes {summary.strikes}, credit {ether(summary.credit_wei)}")
+    if withdraw and summary.credit_wei:
+        result = market.withdraw(account)
+        report(result, f"withdrew {ether(summary.credit_wei)}")
+
+
+from market.cli.trainer_local import train_local  # noqa: E402 - registered last; imports no torch
+
+cli.add_command(train_local)

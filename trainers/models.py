@@ -1,0 +1,293 @@
+"""The model registry: small networks built from a task spec's :class:`ModelSection`.
+
+============  ======================================  ====================================
+arch          ``params``                              input
+============  ======================================  ====================================
+``mlp``       ``hidden``: list of widths (``[32]``)   any shape, flattened
+``cnn``       ``channels``: int or list (``8``),      ``(C, H, W)``
+              ``hidden``: optional list of widths
+``logreg``    none (a linear layer)                   any shape, flattened
+============  ======================================  ====================================
+
+Every architecture also takes ``params.input_range = [low, high]``: a fixed (stateless) first
+step ``x ← (x − low) / (high − low)`` that maps the data's value range onto [0, 1]. Raw inputs
+such as the digits' 0–16 pixels make SGD at the spec's learning rate diverge without it. It is
+part of the model section, hence of the spec's model hash, so every party builds the same
+network from the spec alone.
+
+Initialisation is deterministic: every parameter is drawn from one ``torch.Generator`` seeded
+with ``init_seed`` (PyTorch's default ranges, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``), never
+from the global RNG, so the same seed gives bit-identical weights on CPU.
+
+States travel as ``{name: numpy array}`` and as safetensors bytes (:func:`model_to_bytes`);
+nothing is ever pickled. :func:`param_spec` gives the ``{name: (shape, dtype)}`` mapping that
+:mod:`market.update_package` validates packages against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import safetensors
+import safetensors.numpy
+import torch
+from torch import nn
+
+from market.task_spec import ModelSection, TaskSpec
+from trainers.exceptions import ModelBytesError, ModelError
+
+__all__ = [
+    "MODELS",
+    "build_model",
+    "load_state",
+    "model_from_bytes",
+    "model_to_bytes",
+    "param_spec",
+    "state_from_bytes",
+    "state_to_numpy",
+    "torch_dtype",
+    "with_input_range",
+]
+
+ParamSpec = dict[str, tuple[tuple[int, ...], str]]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """``"float32"`` → ``torch.float32`` (the dtypes a TrainingSection allows)."""
+    try:
+        return _DTYPES[name]
+    except KeyError:
+        raise ModelError(f"dtype {name!r} is not supported; use one of {sorted(_DTYPES)}") from None
+
+
+# --- architectures -----------------------------------------------------------------------
+def _widths(value: Any, name: str, arch: str) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise ModelError(f"model.params.{name} of {arch!r} must be a positive integer or a list of them, got {value!r}")
+    return list(value)
+
+
+def _check_params(section: ModelSection, allowed: set[str]) -> None:
+    unknown = set(section.params) - allowed
+    if unknown:
+        raise ModelError(f"model.params of {section.arch!r}: unknown {sorted(unknown)}; allowed {sorted(allowed) or 'none'}")
+
+
+def _input_range(section: ModelSection) -> tuple[float, float] | None:
+    value = section.params.get("input_range")
+    if value is None:
+        return None
+    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    if not ok or not value[0] < value[1]:
+        raise ModelError(f"model.params.input_range must be [low, high] with low < high, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+class _Scaled(nn.Module):
+    """Base: the optional fixed input scaling ``(x − low) / (high − low)`` (no state)."""
+
+    def __init__(self, input_range: tuple[float, float] | None) -> None:
+        super().__init__()
+        self.input_range = input_range
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_range is None:
+            return x
+        low, high = self.input_range
+        return (x - low) * (1.0 / (high - low))
+
+
+class MLP(_Scaled):
+    """Flatten, then ``Linear → ReLU`` per hidden width, then a linear classifier."""
+
+    def __init__(self, in_features: int, hidden: list[int], num_classes: int,
+                 input_range: tuple[float, float] | None = None) -> None:
+        super().__init__(input_range)
+        widths = [in_features, *hidden, num_classes]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale(x).flatten(1)
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)
+
+
+class SmallCNN(_Scaled):
+    """Per channel width: ``Conv3x3(pad 1) → ReLU → MaxPool2`` (pooling while H, W ≥ 2), then
+    optional hidden linear layers and a linear classifier."""
+
+    def __init__(self, input_shape: tuple[int, int, int], channels: list[int], hidden: list[int], num_classes: int,
+                 input_range: tuple[float, float] | None = None) -> None:
+        super().__init__(input_range)
+        c, h, w = input_shape
+        convs, pools = [], []
+        for out in channels:
+            convs.append(nn.Conv2d(c, out, kernel_size=3, padding=1))
+            pool = h >= 2 and w >= 2
+            pools.append(pool)
+            c, h, w = out, (h // 2 if pool else h), (w // 2 if pool else w)
+        self.convs = nn.ModuleList(convs)
+        self._pools = pools
+        widths = [c * h * w, *hidden, num_classes]
+        self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale(x)
+        for conv, pool in zip(self.convs, self._pools):
+            x = torch.relu(conv(x))
+            if pool:
+                x = torch.max_pool2d(x, 2)
+        x = x.flatten(1)
+        for fc in self.fcs[:-1]:
+            x = torch.relu(fc(x))
+        return self.fcs[-1](x)
+
+
+def _build_mlp(section: ModelSection) -> nn.Module:
+    _check_params(section, {"hidden", "input_range"})
+    hidden = _widths(section.params.get("hidden", [32]), "hidden", "mlp")
+    return MLP(math.prod(section.input_shape), hidden, section.num_classes, _input_range(section))
+
+
+def _build_cnn(section: ModelSection) -> nn.Module:
+    _check_params(section, {"channels", "hidden", "input_range"})
+    if len(section.input_shape) != 3:
+        raise ModelError(f"arch 'cnn' needs model.input_shape [C, H, W]; got {list(section.input_shape)}")
+    channels = _widths(section.params.get("channels", 8), "channels", "cnn")
+    hidden = _widths(section.params.get("hidden", []), "hidden", "cnn")
+    return SmallCNN(tuple(section.input_shape), channels, hidden, section.num_classes,  # type: ignore[arg-type]
+                    _input_range(section))
+
+
+def _build_logreg(section: ModelSection) -> nn.Module:
+    _check_params(section, {"input_range"})
+    return MLP(math.prod(section.input_shape), [], section.num_classes, _input_range(section))
+
+
+MODELS: dict[str, Callable[[ModelSection], nn.Module]] = {
+    "mlp": _build_mlp,
+    "cnn": _build_cnn,
+    "logreg": _build_logreg,
+}
+"""Architecture name → builder (uninitialised module)."""
+
+
+def _init_(model: nn.Module, seed: int) -> None:
+    """Draw every parameter from one generator: weights and biases ``U(±1/sqrt(fan_in))``."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                fan_in = math.prod(module.weight.shape[1:])
+                bound = 1.0 / math.sqrt(fan_in)
+                for param in (module.weight, module.bias):
+                    if param is not None:
+                        values = torch.empty(param.shape, dtype=torch.float64).uniform_(-bound, bound, generator=generator)
+                        param.copy_(values.to(param.dtype))
+
+
+def build_model(section: ModelSection, *, dtype: str = "float32", init: bool = True) -> nn.Module:
+    """The spec's network on CPU, initialised from ``section.init_seed`` (bit-identical for a seed)."""
+    builder = MODELS.get(section.arch)
+    if builder is None:
+        raise ModelError(f"unknown model architecture {section.arch!r}; known: {sorted(MODELS)}")
+    model = builder(section).to(torch_dtype(dtype))
+    if init:
+        _init_(model, section.init_seed)
+    return model
+
+
+# --- states ------------------------------------------------------------------------------
+def param_spec(model: nn.Module | ModelSection, *, dtype: str = "float32") -> ParamSpec:
+    """``{name: (shape, dtype name)}`` of the state dict, as :mod:`market.update_package` expects.
+
+    For a :class:`ModelSection` the model is built on the ``meta`` device (no memory, no init)
+    in ``dtype``; for a module its own dtypes are reported.
+    """
+    if isinstance(model, ModelSection):
+        with torch.device("meta"):
+            model = build_model(model, dtype=dtype, init=False)
+    return {name: (tuple(t.shape), str(t.dtype).removeprefix("torch.")) for name, t in model.state_dict().items()}
+
+
+def state_to_numpy(state: nn.Module | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """A module's state dict (or a mapping of tensors/arrays) as fresh CPU numpy arrays."""
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
+    out = {}
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor):
+            out[name] = value.detach().to("cpu").numpy().copy()
+        else:
+            out[name] = np.array(value, copy=True)
+    return out
+
+
+def load_state(model: nn.Module, state: Mapping[str, Any]) -> nn.Module:
+    """Copy ``state`` (numpy arrays or tensors) into ``model`` after checking names and shapes;
+    values are cast to each parameter's dtype. Returns the model."""
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ModelError(f"state does not fit the model: missing {missing or 'none'}, unexpected {unexpected or 'none'}")
+    with torch.no_grad():
+        for name, target in own.items():
+            value = state[name]
+            tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(value))
+            if tuple(tensor.shape) != tuple(target.shape):
+                raise ModelError(f"state tensor {name!r} has shape {tuple(tensor.shape)}, the model has {tuple(target.shape)}")
+            target.copy_(tensor.to(device=target.device, dtype=target.dtype))
+    return model
+
+
+def model_to_bytes(model: nn.Module | Mapping[str, Any], *, metadata: Mapping[str, str] | None = None) -> bytes:
+    """safetensors bytes of a module's state (or a state mapping); optional string metadata."""
+    arrays = {name: np.ascontiguousarray(a) for name, a in state_to_numpy(model).items()}
+    return bytes(safetensors.numpy.save(arrays, metadata=dict(metadata) if metadata else None))
+
+
+def state_from_bytes(data: bytes, *, expect: Mapping[str, tuple[Any, str]] | None = None) -> dict[str, np.ndarray]:
+    """Parse safetensors bytes into numpy arrays; with ``expect`` (a :func:`param_spec`) the
+    names, shapes and dtypes must match exactly."""
+    try:
+        arrays = safetensors.numpy.load(bytes(data))
+    except (safetensors.SafetensorError, ValueError) as err:
+        raise ModelBytesError(f"model bytes are not a readable safetensors file: {err}") from None
+    if expect is not None:
+        missing, unexpected = sorted(set(expect) - set(arrays)), sorted(set(arrays) - set(expect))
+        if missing or unexpected:
+            raise ModelBytesError(f"model bytes do not fit the model: missing {missing or 'none'}, unexpected {unexpected or 'none'}")
+        for name, (shape, dtype) in expect.items():
+            got = arrays[name]
+            if tuple(got.shape) != tuple(shape) or got.dtype.name != np.dtype(dtype).name:
+                raise ModelBytesError(f"model tensor {name!r} is {got.dtype.name}{list(got.shape)}, expected {dtype}{list(shape)}")
+        for name, got in arrays.items():
+            if got.dtype.kind == "f" and not np.isfinite(got).all():
+                raise ModelBytesError(f"model tensor {name!r} holds NaN or infinite values")
+    return arrays
+
+
+def model_from_bytes(data: bytes, section: ModelSection, *, dtype: str = "float32") -> nn.Module:
+    """Build the spec's model and load the safetensors ``data`` into it (checked against
+    :func:`param_spec`)."""
+    model = build_model(section, dtype=dtype, init=False)
+    return load_state(model, state_from_bytes(data, expect=param_spec(model)))
+
+
+def with_input_range(spec: TaskSpec) -> TaskSpec:
+    """``spec`` with ``model.params.input_range`` set from ``data.value_range`` when the spec
+    has a value range and no input range yet (else unchanged). Changes the model hash: use it
+    when writing a spec (e.g. the digits example), not on a posted task's spec."""
+    if spec.data.value_range is None or "input_range" in spec.model.params:
+        return spec
+    params = {**spec.model.params, "input_range": [float(v) for v in spec.data.value_range]}
+    return spec.model_copy(update={"model": spec.model.model_copy(update={"params": params})})

@@ -1,0 +1,296 @@
+"""The trainer loop: follow a task on chain and take part in every round.
+
+Each call to :meth:`TrainerNode.step` looks at the chain and does the one thing that is due:
+
+1. the task is open → wait for ``start``;
+2. the round accepts submissions and this trainer has none → fetch the global model, train on
+   the private data, package the update (safetensors, a fresh salt), encrypt it to the
+   aggregator's key, **save the envelope to disk**, store it, and ``submitUpdate`` its CID and
+   keccak256 digest;
+3. submissions are closed and the seed is fixed → compute the sketch of the very update that was
+   submitted, its Poseidon commitment with the packed salt, and ``commitSketch``;
+4. the task is finished, aborted or cancelled → report what was credited.
+
+State lives in one JSON file per task and trainer (written atomically) beside the envelope and
+the plaintext package of every round, so a trainer killed at any point and restarted resumes
+where it was: it never trains or submits twice for a round (the chain's record of its
+submission is checked before every submit, and an ``AlreadySubmitted`` revert counts as done),
+and it commits the sketch of what it actually submitted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_account.signers.local import LocalAccount
+
+from market.encryption import encrypt_for_aggregator, envelope_digest
+from market.exceptions import ContractRevert
+from market.marketplace import Marketplace
+from market.storage import Storage
+from market.task_spec import TaskSpec
+from market.types import TaskInfo, TaskState
+from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
+from trainers.attacks import AttackContext, AttackPlan
+from trainers.data import Dataset, check_schema
+from trainers.exceptions import TrainerError
+from trainers.models import build_model, param_spec, state_from_bytes, state_to_numpy
+from trainers.training import train_local
+from zk.commitment import random_salt, sketch_commitment
+from zk.sketch import SketchParams, sketch_update
+
+SALT_BYTES = 32
+
+
+@dataclass
+class RoundRecord:
+    """What this trainer did in one round (persisted)."""
+
+    round: int
+    phase: str = "packaged"  # packaged → submitted → committed; or missed
+    cid: str | None = None
+    digest: str | None = None
+    salt: int = 0
+    sketch: list[int] = field(default_factory=list)
+    commitment: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainerReport:
+    """What the trainer saw at the end of a task."""
+
+    task_id: int
+    address: str
+    state: str
+    submitted_rounds: list[int]
+    committed_rounds: list[int]
+    missed_rounds: list[int]
+    points: int
+    strikes: int
+    credit_wei: int
+
+
+class TrainerNode:
+    """One trainer taking part in one task."""
+
+    def __init__(
+        self,
+        *,
+        market: Marketplace,
+        storage: Storage,
+        account: LocalAccount,
+        task_id: int,
+        dataset: Dataset,
+        state_dir: Path,
+        device: str | None = None,
+        attack: AttackPlan | None = None,
+        seed: int = 0,
+        progress: bool = False,
+        holdout: float = 0.2,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.market = market
+        self.storage = storage
+        self.account = account
+        self.task_id = task_id
+        self.dataset = dataset
+        self.device = device
+        self.attack = attack or AttackPlan()
+        self.seed = seed
+        self.progress = progress
+        self.holdout = holdout
+        self.log = log or (lambda message: None)
+        self.dir = Path(state_dir) / f"task{task_id}-{account.address}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._state_path = self.dir / "state.json"
+        self.rounds: dict[int, RoundRecord] = self._load_state()
+        self._spec: TaskSpec | None = None
+        self._previous_delta: dict[str, np.ndarray] | None = None
+
+    # --- persistence -----------------------------------------------------------------------
+    def _load_state(self) -> dict[int, RoundRecord]:
+        if not self._state_path.exists():
+            return {}
+        raw = json.loads(self._state_path.read_text())
+        return {int(r): RoundRecord(**rec) for r, rec in raw["rounds"].items()}
+
+    def _save_state(self) -> None:
+        data = {"task_id": self.task_id, "address": self.account.address,
+                "rounds": {str(r): asdict(rec) for r, rec in sorted(self.rounds.items())}}
+        tmp = self._state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self._state_path)
+
+    def _envelope_path(self, round_: int) -> Path:
+        return self.dir / f"round{round_}.envelope"
+
+    def _package_path(self, round_: int) -> Path:
+        return self.dir / f"round{round_}.safetensors"
+
+    # --- what the task says ----------------------------------------------------------------
+    @property
+    def spec(self) -> TaskSpec:
+        if self._spec is None:
+            task = self.market.get_task(self.task_id)
+            self._spec = TaskSpec.from_json(self.storage.get(task.config.spec_cid))
+            check_schema(self.dataset, self._spec.data)
+        return self._spec
+
+    def _param_spec(self) -> dict:
+        return param_spec(self.spec.model, dtype=self.spec.training.dtype)
+
+    def global_state(self, round_: int) -> dict[str, np.ndarray]:
+        """The global model a round starts from: the spec's initial model for round 0, else the
+        model the previous round published."""
+        if round_ == 0:
+            cid = self.spec.model.initial_model_cid
+            if cid is None:
+                return state_to_numpy(build_model(self.spec.model, dtype=self.spec.training.dtype))
+        else:
+            cid = self.market.get_round(self.task_id, round_ - 1).global_model_cid
+        return state_from_bytes(self.storage.get(cid), expect=self._param_spec())
+
+    # --- one step ----------------------------------------------------------------------------
+    def step(self) -> str:
+        """Do what is due now; return a short description of it."""
+        task = self.market.get_task(self.task_id)
+        if task.state in (TaskState.FINISHED, TaskState.ABORTED, TaskState.CANCELLED):
+            return "finished"
+        if task.state == TaskState.OPEN:
+            return "waiting for start"
+        round_ = task.current_round
+        if round_ >= task.config.rounds:
+            return "waiting for finalize"
+        info = self.market.get_round(self.task_id, round_)
+        submission = self.market.get_submission(self.task_id, round_, self.account.address)
+        record = self.rounds.get(round_)
+        if not submission.submitted:
+            if record is not None and record.phase == "missed":
+                return f"round {round_} missed"
+            if info.closed or self.market.chain.timestamp() > info.submission_deadline:
+                self.rounds[round_] = RoundRecord(round=round_, phase="missed")
+                self._save_state()
+                self.log(f"round {round_}: submission window closed before this trainer submitted")
+                return f"round {round_} missed"
+            return self._submit(task, round_, record)
+        if record is None or record.phase == "packaged":
+            if record is None:  # submitted by an earlier run whose state was lost: nothing to commit with
+                return f"round {round_} submitted elsewhere"
+            record.phase = "submitted"
+            self._save_state()
+        if not info.closed:
+            return f"round {round_}: waiting for the seed"
+        if submission.sketch_commitment == 0:
+            if self.market.chain.timestamp() > info.sketch_deadline:
+                return f"round {round_}: sketch window missed"
+            return self._commit(round_, record, info.seed)
+        if record.phase != "committed":
+            record.phase = "committed"
+            self._save_state()
+        return f"round {round_}: waiting for publication"
+
+    def _submit(self, task: TaskInfo, round_: int, record: RoundRecord | None) -> str:
+        if record is None:
+            record = self._prepare(task, round_)
+        envelope = self._envelope_path(round_).read_bytes()
+        if record.cid is None:
+            record.cid = self.storage.put(envelope)
+            self.storage.pin(record.cid)
+            self._save_state()
+        try:
+            self.market.submit_update(self.account, self.task_id, round_, record.cid, bytes.fromhex(record.digest))
+        except ContractRevert as exc:
+            if exc.name != "MarketplaceAlreadySubmitted":
+                raise
+        record.phase = "submitted"
+        self._save_state()
+        self.log(f"round {round_}: submitted {record.cid}")
+        return f"round {round_}: submitted"
+
+    def _prepare(self, task: TaskInfo, round_: int) -> RoundRecord:
+        """Train, package, encrypt, and write the envelope to disk before anything leaves."""
+        spec = self.spec
+        global_state = self.global_state(round_)
+        data = self.attack.apply_data(self.dataset, num_classes=spec.model.num_classes, round_=round_)
+        seed = self.seed * 100_003 + round_
+        result = train_local(global_state, data, spec.training, device=self.device, seed=seed,
+                             progress=self.progress, section=spec.model, holdout=self.holdout,
+                             epochs=0 if self.attack.skips_training else None)
+        context = AttackContext(global_state=global_state, previous_delta=self._previous_delta)
+        delta = self.attack.apply_update(result.delta, context, round_=round_) if self.attack else result.delta
+        self._previous_delta = delta
+        salt = random_salt()
+        metrics = result.metrics.to_dict()
+        metadata = UpdateMetadata(
+            task_id=self.task_id, round=round_, trainer=self.account.address, num_samples=max(1, result.metrics.samples),
+            salt=salt.to_bytes(SALT_BYTES, "big"), model_spec_hash=model_spec_hash(self._param_spec()),
+            metrics={k: v for k, v in metrics.items() if k in ("loss", "accuracy_before", "accuracy_after", "samples",
+                                                                  "epochs", "seconds", "device")},
+        )
+        package = build_update_package(delta, metadata)
+        envelope = encrypt_for_aggregator(package, task.config.aggregator_key)
+        self._package_path(round_).write_bytes(package)
+        self._envelope_path(round_).write_bytes(envelope)
+        record = RoundRecord(round=round_, digest=envelope_digest(envelope).hex(), salt=salt, metrics=metrics)
+        self.rounds[round_] = record
+        self._save_state()
+        self.log(f"round {round_}: trained on {metrics['samples']} samples, hold-out accuracy "
+                 f"{metrics['accuracy_before']:.3f} → {metrics['accuracy_after']:.3f}")
+        return record
+
+    def _commit(self, round_: int, record: RoundRecord, seed: int) -> str:
+        package = load_update_package(self._package_path(round_).read_bytes(), self._param_spec(),
+                                      max_bytes=self.spec.limits.max_update_bytes)
+        params = SketchParams(k=self.spec.scoring.sketch_k)
+        record.sketch = sketch_update(package.tensors, seed, params)
+        record.commitment = sketch_commitment(record.sketch, record.salt)
+        self._save_state()
+        try:
+            self.market.commit_sketch(self.account, self.task_id, round_, record.commitment)
+        except ContractRevert as exc:
+            if exc.name != "MarketplaceSketchAlreadyCommitted":
+                raise
+        record.phase = "committed"
+        self._save_state()
+        self.log(f"round {round_}: sketch committed")
+        return f"round {round_}: committed"
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run(self, *, poll_seconds: float = 2.0, timeout: float | None = None,
+            stop: threading.Event | None = None) -> TrainerReport:
+        """Step until the task ends (or ``timeout`` seconds pass, or ``stop`` is set)."""
+        stop = stop or threading.Event()
+        started = time.monotonic()
+        last = None
+        while not stop.is_set():
+            action = self.step()
+            if action != last:
+                self.log(action)
+                last = action
+            if action == "finished":
+                break
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise TrainerError(f"task {self.task_id} did not finish within {timeout:.0f}s (last: {action})")
+            if action.startswith(("waiting", "round")) and not action.endswith(("submitted", "committed")):
+                stop.wait(poll_seconds)
+        return self.report()
+
+    def report(self) -> TrainerReport:
+        task = self.market.get_task(self.task_id)
+        me = self.market.get_trainer(self.task_id, self.account.address)
+        by_phase = lambda *phases: sorted(r for r, rec in self.rounds.items() if rec.phase in phases)  # noqa: E731
+        return TrainerReport(
+            task_id=self.task_id, address=self.account.address, state=task.state.label(),
+            submitted_rounds=by_phase("submitted", "committed"), committed_rounds=by_phase("committed"),
+            missed_rounds=by_phase("missed"), points=me.points, strikes=me.strikes,
+            credit_wei=self.market.credit_of(self.account.address),
+        )
