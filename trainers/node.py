@@ -174,7 +174,7 @@ class TrainerNode:
         submission = self.market.get_submission(self.task_id, round_, self.account.address)
         record = self.rounds.get(round_)
         if not submission.submitted:
-            if record is not None and record.phase == "missed":
+            if record is not None and record.phase == "missed":  # noqa: SIM102
                 return f"round {round_} missed"
             if info.closed or self.market.chain.timestamp() > info.submission_deadline:
                 self.rounds[round_] = RoundRecord(round=round_, phase="missed")
@@ -209,6 +209,11 @@ class TrainerNode:
         try:
             self.market.submit_update(self.account, self.task_id, round_, record.cid, bytes.fromhex(record.digest))
         except ContractRevert as exc:
+            if exc.name == "MarketplaceSubmissionClosed":  # the next block fell after the deadline
+                record.phase = "missed"
+                self._save_state()
+                self.log(f"round {round_}: too late, {exc}")
+                return f"round {round_} missed"
             if exc.name != "MarketplaceAlreadySubmitted":
                 raise
         record.phase = "submitted"

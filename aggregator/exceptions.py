@@ -1,0 +1,41 @@
+"""Exceptions of the ``aggregator`` package.
+
+They hang under the project's one root, :class:`market.exceptions.MarketError`, so the
+``market`` CLI turns them into a one-line message like every other error; the value errors
+also inherit :class:`ValueError` (through :class:`market.exceptions.MarketValueError`).
+"""
+
+from __future__ import annotations
+
+from market.exceptions import MarketError, MarketValueError
+
+__all__ = [
+    "AggregatorError",
+    "AggregatorValueError",
+    "EmptyAggregationError",
+    "UnknownDetectorError",
+    "UpdateMismatchError",
+]
+
+
+class AggregatorError(MarketError):
+    """Root of every error the ``aggregator`` package raises on purpose."""
+
+    exit_code = 8
+
+
+class AggregatorValueError(AggregatorError, MarketValueError):
+    """An input of a detector, scorer or aggregation is not acceptable (wrong length, not an
+    integer where exact arithmetic needs one, not finite, out of range)."""
+
+
+class EmptyAggregationError(AggregatorValueError):
+    """There is nothing to aggregate: no update was given (or every weight was refused)."""
+
+
+class UpdateMismatchError(AggregatorValueError):
+    """Updates that must have the same tensors do not: a name, shape or length differs."""
+
+
+class UnknownDetectorError(AggregatorValueError):
+    """A scoring policy names a detector that is not in the registry."""

@@ -1,0 +1,104 @@
+"""The trainer loop on the embedded chain: submits once per round across restarts, commits the
+sketch of what it submitted, and notices a missed window."""
+
+from __future__ import annotations
+
+import pytest
+
+from market.chain import EmbeddedChain
+from market.encryption import decrypt, generate_private_key, public_key_bytes
+from market.marketplace import Marketplace
+from market.storage import EmbeddedStorage
+from market.task_spec import TaskSpec
+from market.types import TaskConfig
+from market.update_package import load_update_package
+from trainers.data import digits_train_test
+from trainers.models import param_spec
+from trainers.node import TrainerNode
+from zk.commitment import sketch_commitment
+from zk.sketch import SketchParams, sketch_update
+
+
+@pytest.fixture
+def setup(tmp_path):
+    chain = EmbeddedChain()
+    owner, aggregator, alice, bob = chain.dev_accounts()[:4]
+    market = Marketplace.deploy(chain, owner)
+    storage = EmbeddedStorage(tmp_path / "blocks")
+    spec = TaskSpec.example_digits(epochs=1)
+    key = generate_private_key()
+    config = TaskConfig(spec_cid=storage.put(spec.to_json()), aggregator=aggregator.address,
+                        aggregator_key=public_key_bytes(key), join_deadline=chain.timestamp() + 600, rounds=2,
+                        min_trainers=2, submission_window=300, sketch_window=300, publish_grace=300)
+    task_id, _ = market.create_task(owner, config, 10**18)
+    for t in (alice, bob):
+        market.join(t, task_id)
+    market.start(owner, task_id)
+    train, _test = digits_train_test((64,))
+    return dict(chain=chain, market=market, storage=storage, spec=spec, key=key, task_id=task_id,
+                owner=owner, aggregator=aggregator, alice=alice, bob=bob, data=train.subset(range(300)))
+
+
+def _node(s, tmp_path, account=None):
+    return TrainerNode(market=s["market"], storage=s["storage"], account=account or s["alice"], task_id=s["task_id"],
+                       dataset=s["data"], state_dir=tmp_path / "state", device="cpu", progress=False)
+
+
+def test_trainer_restarted_after_submit_does_not_submit_twice(setup, tmp_path):
+    s = setup
+    # Execute: a first run submits, then "dies"; a second run over the same state takes over
+    assert _node(s, tmp_path).step() == "round 0: submitted"
+    second = _node(s, tmp_path)
+    actions = [second.step() for _ in range(3)]
+
+    # Assert: one submission on chain; the restarted node waits for the seed
+    events = s["market"].events("UpdateSubmitted", taskId=s["task_id"])
+    assert [e["args"]["trainer"] for e in events] == [s["alice"].address]
+    assert actions == ["round 0: waiting for the seed"] * 3
+
+
+def test_trainer_killed_between_packaging_and_submit_resubmits_the_same_envelope(setup, tmp_path):
+    s = setup
+    # Prepare: the first run trains and writes the envelope, then dies before storing or submitting
+    first = _node(s, tmp_path)
+    record = first._prepare(s["market"].get_task(s["task_id"]), 0)
+
+    # Execute
+    second = _node(s, tmp_path)
+    assert second.step() == "round 0: submitted"
+
+    # Assert: the digest on chain is the one packaged before the crash (no retraining)
+    sub = s["market"].get_submission(s["task_id"], 0, s["alice"].address)
+    assert sub.update_digest.hex() == record.digest
+    assert s["storage"].get(sub.update_cid) == (first.dir / "round0.envelope").read_bytes()
+
+
+def test_trainer_commits_the_sketch_of_what_it_submitted(setup, tmp_path):
+    s = setup
+    node = _node(s, tmp_path)
+    node.step()
+    _node(s, tmp_path, s["bob"]).step()
+    s["market"].close_submissions(s["aggregator"], s["task_id"], 0)
+
+    # Execute
+    assert node.step() == "round 0: committed"
+
+    # Assert: what the aggregator decrypts reproduces the commitment on chain
+    sub = s["market"].get_submission(s["task_id"], 0, s["alice"].address)
+    package = load_update_package(decrypt(s["storage"].get(sub.update_cid), s["key"]),
+                                  param_spec(s["spec"].model))
+    seed = s["market"].get_round(s["task_id"], 0).seed
+    sketch = sketch_update(package.tensors, seed, SketchParams(k=s["spec"].scoring.sketch_k))
+    salt = int.from_bytes(package.metadata.salt, "big")
+    assert sketch_commitment(sketch, salt) == sub.sketch_commitment
+    assert package.metadata.trainer == s["alice"].address and package.metadata.round == 0
+    assert node.step() == "round 0: waiting for publication"
+
+
+def test_trainer_that_wakes_after_the_deadline_marks_the_round_missed(setup, tmp_path):
+    s = setup
+    s["chain"].increase_time(301)
+    node = _node(s, tmp_path)
+    assert node.step() == "round 0 missed"
+    assert s["market"].get_round(s["task_id"], 0).submissions == 0
+    assert node.report().missed_rounds == [0]
