@@ -256,6 +256,8 @@ interface IMarketplace {
         uint256 aggregateCommitment,
         bool proofVerified
     );
+    /// @notice The aggregator stored the round's audit transcript (inputs, verdicts, estimates) under `transcriptCid`.
+    event TranscriptRecorded(uint256 indexed taskId, uint256 indexed round, string transcriptCid);
     /// @notice The aggregator revealed the decryption key of a rejected submission as evidence.
     event EvidenceKeyRevealed(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 key);
     /// @notice The task was settled after its last round.

@@ -262,6 +262,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
      * @param flags bit i set: slot i's update was flagged as an outlier
      * @param rejections bit i set: slot i's submission failed intake (or had no sketch commitment)
      * @param scores one per slot; nonzero only for accepted submitters, each <= MAX_SCORE
+     * @param transcriptCid CID of the round's audit transcript (may be empty), emitted for auditors
      * Emits a {RoundPublished} event, and {RoundOpened} unless this was the last round.
      */
     function publishRound(
@@ -272,7 +273,8 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint256 rejections,
         uint256[] calldata scores,
         uint256 aggregateCommitment,
-        bytes calldata proof
+        bytes calldata proof,
+        string calldata transcriptCid
     ) external nonReentrant {
         Task storage task = _requireRound(taskId, round);
         if (msg.sender != task.config.aggregator) revert MarketplaceUnauthorized(taskId, msg.sender);
@@ -284,6 +286,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
             revert MarketplaceSketchWindowOpen(taskId, round, r.sketchDeadline);
         }
         _checkCid(globalModelCid);
+        if (bytes(transcriptCid).length > MAX_CID_LENGTH) {
+            revert MarketplaceInvalidCid(bytes(transcriptCid).length, MAX_CID_LENGTH);
+        }
         if (aggregateCommitment >= SNARK_SCALAR_FIELD) revert MarketplaceInvalidFieldElement(aggregateCommitment);
         uint256[] memory commitments = _checkMarks(taskId, round, task.trainers, flags, rejections, scores);
 
@@ -310,6 +315,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         }
         task.publishedRounds += 1;
         emit RoundPublished(taskId, round, globalModelCid, flags, rejections, scores, aggregateCommitment, verified);
+        if (bytes(transcriptCid).length > 0) emit TranscriptRecorded(taskId, round, transcriptCid);
         if (round + 1 < task.config.rounds) {
             _openRound(taskId, task, round + 1);
         } else {

@@ -96,7 +96,7 @@ class Marketplace:
         p = publication
         return self._transact(
             aggregator, "publishRound", task_id, round_, p.global_model_cid, p.flags_mask, p.rejections_mask,
-            [int(s) for s in p.scores], int(p.aggregate_commitment), bytes(p.proof),
+            [int(s) for s in p.scores], int(p.aggregate_commitment), bytes(p.proof), p.transcript_cid,
         )
 
     def reveal_evidence_key(self, aggregator: LocalAccount, task_id: int, round_: int, trainer: str, key: bytes) -> TxResult:

@@ -155,6 +155,7 @@ class RoundPublication:
     scores: list[int]
     aggregate_commitment: int = 0
     proof: bytes = b""
+    transcript_cid: str = ""
 
     @property
     def flags_mask(self) -> int:

@@ -1,0 +1,163 @@
+"""One round's assessment: from intake verdicts to flags, scores, the new global model and the
+validation-utility Shapley estimates. Pure (numpy) and shared by the service, the audit, the
+demo and the benchmarks: one copy of the pipeline.
+
+DESIGN.md, a round, steps 6–7:
+
+* flags come from the task's detector (the provable rule by default; Multi-Krum and MUD-HoG on
+  full updates when the scoring policy names them, which only a trusted-aggregator task can use,
+  since the proof covers the provable rule);
+* scores are the provable ones, ``max(0, ⟨s_i, g⟩)`` over the accepted sketches: what is paid;
+* the new global model is the sample-weighted FedAvg of the accepted updates, streamed;
+* the validation-utility Shapley estimates (exact for ≤ 10 players, TMC, GTG, leave-one-out, as
+  the spec lists) and the validation accuracy go to the audit transcript only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from aggregator.aggregation import FedAvgAccumulator, apply_to
+from aggregator.detectors import make_detector, provable_round, tau_fraction
+from aggregator.detectors.mud_hog import MudHogDetector
+from aggregator.detectors.provable import ProvableRoundResult, score_accepted
+from aggregator.intake import IntakeResult
+from aggregator.scoring import score as shapley_score
+from aggregator.scoring.utility import memoise
+from market.task_spec import ScoringSection
+from zk.commitment import aggregate_commitment
+from zk.sketch import flatten_update
+
+MAX_EXACT_PLAYERS = 10
+
+Evaluate = Callable[[Mapping[str, np.ndarray]], float]
+"""Validation utility of a model state (e.g. accuracy on the owner's validation set)."""
+
+
+@dataclass
+class RoundOutcome:
+    """Everything a round publishes and records."""
+
+    flags: list[bool]
+    rejections: list[bool]
+    scores: list[int]
+    aggregate: list[int]
+    aggregate_commitment: int
+    labels: list[str]
+    provable: ProvableRoundResult
+    new_global: dict[str, np.ndarray] = field(repr=False)
+    accepted: list[bool] = field(default_factory=list)
+    shapley: dict[str, list[float]] = field(default_factory=dict)
+    accuracy: float | None = None
+    accuracy_before: float | None = None
+
+
+def _flat(tensors: Mapping[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in flatten_update(tensors)])
+
+
+def assess_round(
+    intakes: Sequence[IntakeResult | None],
+    *,
+    global_state: Mapping[str, np.ndarray],
+    scoring: ScoringSection,
+    evaluate: Evaluate | None = None,
+    history: MudHogDetector | None = None,
+    dtype: str = "float32",
+    shapley_seed: int = 0,
+) -> RoundOutcome:
+    """Assess one round. ``intakes[i]`` is slot i's verdict, ``None`` when it did not submit.
+    ``history`` carries MUD-HoG's per-trainer history across rounds when that detector is used."""
+    n = len(intakes)
+    rejected = [bool(it is not None and not it.accepted) for it in intakes]
+    sketches = [it.sketch if it is not None and it.accepted else None for it in intakes]
+    num, den = tau_fraction(scoring.tau)
+    provable = provable_round(sketches, rejected, tau_num=num, tau_den=den, k=scoring.sketch_k)
+
+    if scoring.detector == "provable":
+        flags = list(provable.flags)
+        labels = ["outlier" if f else ("rejected" if r else ("absent" if s is None else "ok"))
+                  for f, r, s in zip(flags, rejected, sketches)]
+        scores_aggregate = provable.aggregate
+        scores = list(provable.scores)
+        accepted = list(provable.accepted)
+    else:
+        updates = [_flat(it.tensors) if it is not None and it.accepted else None for it in intakes]
+        detector = history if scoring.detector == "mud_hog" and history is not None else make_detector(scoring.detector)
+        detection = detector.detect(updates, rejected=rejected)
+        flags = [bool(f) for f in detection.flags]
+        labels = list(detection.labels)
+        accepted = [s is not None and not f for s, f in zip(sketches, flags)]
+        chosen = score_accepted(sketches, accepted, k=scoring.sketch_k)
+        scores_aggregate, scores = chosen.aggregate, list(chosen.scores)
+
+    accumulator = FedAvgAccumulator(dtype=dtype)
+    for i, it in enumerate(intakes):
+        if accepted[i]:
+            accumulator.add(it.num_samples, it.tensors)
+    new_global = apply_to(global_state, accumulator.result()) if accumulator.count else {
+        k: np.array(v, copy=True) for k, v in global_state.items()}
+
+    outcome = RoundOutcome(
+        flags=flags, rejections=rejected, scores=[int(s) for s in scores], aggregate=[int(v) for v in scores_aggregate],
+        aggregate_commitment=aggregate_commitment(list(scores_aggregate)), labels=labels, provable=provable,
+        new_global=new_global, accepted=accepted,
+    )
+    if evaluate is not None:
+        outcome.accuracy_before = float(evaluate(global_state))
+        outcome.accuracy = float(evaluate(new_global))
+        outcome.shapley = validation_shapley(intakes, accepted, global_state=global_state, scoring=scoring,
+                                             evaluate=evaluate, seed=shapley_seed)
+    return outcome
+
+
+def validation_shapley(
+    intakes: Sequence[IntakeResult | None],
+    accepted: Sequence[bool],
+    *,
+    global_state: Mapping[str, np.ndarray],
+    scoring: ScoringSection,
+    evaluate: Evaluate,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """Validation-utility contribution estimates of the accepted trainers, per method named in
+    the spec (``exact`` only up to :data:`MAX_EXACT_PLAYERS`); 0 for every other slot. The
+    utility of a coalition is the validation utility of the global model plus its FedAvg."""
+    players = [i for i, a in enumerate(accepted) if a]
+    if not players:
+        return {m: [0.0] * len(intakes) for m in scoring.validation_shapley}
+    names = list(global_state)
+    shapes = [np.shape(global_state[k]) for k in names]
+    base = {k: np.asarray(v, dtype=np.float64) for k, v in global_state.items()}
+    vectors = [np.concatenate([np.asarray(intakes[i].tensors[k], dtype=np.float64).reshape(-1) for k in names])
+               for i in players]
+    weights = np.asarray([intakes[i].num_samples for i in players], dtype=np.float64)
+
+    def utility(subset: frozenset[int]) -> float:
+        state: dict[str, Any] = dict(base)
+        if subset:
+            members = sorted(subset)
+            mean = sum(weights[j] * vectors[j] for j in members) / weights[members].sum()
+            offset = 0
+            for k, shape in zip(names, shapes):
+                size = int(np.prod(shape))
+                state[k] = base[k] + mean[offset:offset + size].reshape(shape)
+                offset += size
+        return float(evaluate(state))
+
+    cached = memoise(utility)
+    out: dict[str, list[float]] = {}
+    for method in scoring.validation_shapley:
+        if method == "exact" and len(players) > MAX_EXACT_PLAYERS:
+            continue
+        options = {"seed": seed} if method in ("tmc", "gtg") else {}
+        values = shapley_score(method, len(players), cached, **options)
+        per_slot = [0.0] * len(intakes)
+        for j, i in enumerate(players):
+            per_slot[i] = float(values[j])
+        out[method] = per_slot
+    return out
