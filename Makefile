@@ -27,7 +27,7 @@ test: install
 
 # The main job: the demo market on the embedded chain and store, in one process.
 demo: install
-	$(PY) scripts/post_task.py
+	$(VENV)/bin/market demo --json out/demo/demo.json
 
 compile: install
 	$(PY) scripts/compile_contracts.py

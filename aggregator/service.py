@@ -1,0 +1,300 @@
+"""The aggregator node: watch a task on chain and run every round to publication, then finalize.
+
+Each :meth:`AggregatorNode.step` does the one thing that is due:
+
+1. submissions are open → close them at the deadline, or as soon as every trainer submitted;
+2. the sketch window is open → wait until every submitter committed, or the deadline;
+3. otherwise → intake every submission (:mod:`aggregator.intake`), assess the round
+   (:mod:`aggregator.round_pipeline`), store the new global model and the audit transcript,
+   **save the publication to disk**, prove it when the task has a verifier, ``publishRound``,
+   then reveal the evidence key of every rejected submission;
+4. after the last round → ``finalize``.
+
+Idempotent: the publication of a round is written to the state file before its transaction is
+sent and re-sent unchanged after a restart; a round the chain already shows as published is
+never published again. Chain and storage errors are retried with exponential backoff and a log
+line (:meth:`run`), never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from eth_account.signers.local import LocalAccount
+
+from aggregator.detectors.mud_hog import MudHogDetector
+from aggregator.intake import IntakeResult, fetch_and_check
+from aggregator.round_pipeline import Evaluate, RoundOutcome, assess_round
+from market.exceptions import ChainError, ContractRevert
+from market.marketplace import Marketplace
+from market.storage import Storage, StorageUnavailable
+from market.task_spec import TaskSpec
+from market.types import RoundPublication, TaskState
+from trainers.models import build_model, model_to_bytes, param_spec, state_from_bytes, state_to_numpy
+from zk.sketch import SketchParams
+
+Prover = Callable[[int, int, RoundOutcome, list[int], int], bytes]
+"""``prove(task_id, round, outcome, stored_commitments, seed) -> proof bytes`` for zk tasks."""
+
+
+@dataclass
+class RoundLog:
+    """What the aggregator recorded about one round (kept in memory for reports and the demo)."""
+
+    round: int
+    outcome: RoundOutcome
+    intakes: list[IntakeResult | None]
+    publication: RoundPublication
+    publish_gas: int = 0
+    proof_seconds: float | None = None
+    verified_on_chain: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AggregatorNode:
+    """The aggregator of one task."""
+
+    def __init__(
+        self,
+        *,
+        market: Marketplace,
+        storage: Storage,
+        account: LocalAccount,
+        encryption_key: X25519PrivateKey,
+        task_id: int,
+        state_dir: Path,
+        evaluate_factory: Callable[[TaskSpec], Evaluate] | None = None,
+        prover: Prover | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.market = market
+        self.storage = storage
+        self.account = account
+        self.key = encryption_key
+        self.task_id = task_id
+        self.prover = prover
+        self.log = log or (lambda message: None)
+        self.dir = Path(state_dir) / f"aggregator-task{task_id}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._state_path = self.dir / "state.json"
+        self.state: dict[str, Any] = json.loads(self._state_path.read_text()) if self._state_path.exists() else {"rounds": {}}
+        self._spec: TaskSpec | None = None
+        self._evaluate_factory = evaluate_factory
+        self._evaluate: Evaluate | None = None
+        self.history = MudHogDetector()
+        self.rounds: dict[int, RoundLog] = {}
+
+    # --- persistence -----------------------------------------------------------------------
+    def _save(self) -> None:
+        tmp = self._state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1))
+        os.replace(tmp, self._state_path)
+
+    # --- the task ----------------------------------------------------------------------------
+    @property
+    def spec(self) -> TaskSpec:
+        if self._spec is None:
+            task = self.market.get_task(self.task_id)
+            self._spec = TaskSpec.from_json(self.storage.get(task.config.spec_cid))
+            if self._evaluate_factory is not None:
+                self._evaluate = self._evaluate_factory(self._spec)
+        return self._spec
+
+    def _param_spec(self) -> dict:
+        return param_spec(self.spec.model, dtype=self.spec.training.dtype)
+
+    def global_state(self, round_: int) -> tuple[dict, str | None]:
+        """The model round ``round_`` starts from, and its CID (None for a seed-built initial model)."""
+        if round_ == 0:
+            cid = self.spec.model.initial_model_cid
+            if cid is None:
+                return state_to_numpy(build_model(self.spec.model, dtype=self.spec.training.dtype)), None
+        else:
+            cid = self.market.get_round(self.task_id, round_ - 1).global_model_cid
+        return state_from_bytes(self.storage.get(cid), expect=self._param_spec()), cid
+
+    # --- one step ----------------------------------------------------------------------------
+    def step(self) -> str:
+        """Do what is due now; return a short description of it."""
+        task = self.market.get_task(self.task_id)
+        if task.state in (TaskState.FINISHED, TaskState.ABORTED, TaskState.CANCELLED):
+            return "finished"
+        if task.state == TaskState.OPEN:
+            return "waiting for start"
+        round_ = task.current_round
+        if round_ >= task.config.rounds:
+            result = self.market.finalize(self.account, self.task_id)
+            self.log(f"task {self.task_id} finalized (gas {result.gas_used:,})")
+            return "finalized"
+        info = self.market.get_round(self.task_id, round_)
+        now = self.market.chain.timestamp()
+        if not info.closed:
+            if now <= info.submission_deadline and info.submissions < task.trainer_count:
+                return f"round {round_}: waiting for submissions ({info.submissions}/{task.trainer_count})"
+            try:
+                result = self.market.close_submissions(self.account, self.task_id, round_)
+            except ContractRevert as exc:
+                if exc.name in ("MarketplaceSubmissionsStillOpen", "MarketplaceSubmissionsAlreadyClosed"):
+                    return f"round {round_}: waiting for submissions"
+                raise
+            self.log(f"round {round_}: closed with {info.submissions} submission(s), seed {result.event('SubmissionsClosed')['seed']:#x}")
+            return f"round {round_}: closed"
+        if now <= info.sketch_deadline and info.sketches < info.submissions:
+            return f"round {round_}: waiting for sketches ({info.sketches}/{info.submissions})"
+        return self._publish(round_)
+
+    def _publish(self, round_: int) -> str:
+        saved = self.state["rounds"].get(str(round_))
+        if saved is None:
+            saved = self._assess(round_)
+        publication = RoundPublication(
+            global_model_cid=saved["model_cid"], flags=saved["flags"], rejections=saved["rejections"],
+            scores=saved["scores"], aggregate_commitment=saved["aggregate_commitment"],
+            proof=bytes.fromhex(saved["proof"]), transcript_cid=saved["transcript_cid"],
+        )
+        try:
+            result = self.market.publish_round(self.account, self.task_id, round_, publication)
+            gas = result.gas_used
+            verified = bool(result.event("RoundPublished")["proofVerified"])
+        except ContractRevert as exc:
+            if exc.name != "MarketplaceWrongRound":  # anything else is a real refusal
+                raise
+            gas, verified = 0, self.market.get_round(self.task_id, round_).proof_verified  # published before a restart
+        for trainer, key in saved["evidence"].items():
+            try:
+                self.market.reveal_evidence_key(self.account, self.task_id, round_, trainer, bytes.fromhex(key))
+            except ContractRevert as exc:
+                self.log(f"round {round_}: evidence key for {trainer} not revealed: {exc}")
+        saved["published"] = True
+        self._save()
+        if round_ in self.rounds:
+            self.rounds[round_].publish_gas = gas
+            self.rounds[round_].verified_on_chain = verified
+        flagged = sum(saved["flags"])
+        rejected = sum(saved["rejections"])
+        self.log(f"round {round_}: published ({flagged} flagged, {rejected} rejected, gas {gas:,})")
+        return f"round {round_}: published"
+
+    def _assess(self, round_: int) -> dict[str, Any]:
+        """Intake, assessment, storage of model and transcript, proof; saved before publishing."""
+        spec = self.spec
+        trainers = self.market.get_trainers(self.task_id)
+        info = self.market.get_round(self.task_id, round_)
+        commitments = self.market.get_commitments(self.task_id, round_)
+        params = SketchParams(k=spec.scoring.sketch_k)
+        intakes: list[IntakeResult | None] = []
+        submissions = []
+        for slot, trainer in enumerate(trainers):
+            sub = self.market.get_submission(self.task_id, round_, trainer)
+            submissions.append(sub)
+            if not sub.submitted:
+                intakes.append(None)
+                continue
+            intakes.append(fetch_and_check(
+                self.storage, sub.update_cid, slot=slot, trainer=trainer, digest=sub.update_digest,
+                commitment=sub.sketch_commitment, private_key=self.key, param_spec=self._param_spec(),
+                task_id=self.task_id, round_=round_, seed=info.seed, sketch_params=params,
+                max_bytes=spec.limits.max_update_bytes, max_norm=spec.limits.max_update_norm,
+            ))
+        global_state, previous_cid = self.global_state(round_)
+        outcome = assess_round(intakes, global_state=global_state, scoring=spec.scoring, evaluate=self._evaluate,
+                               history=self.history, dtype=spec.training.dtype, shapley_seed=round_)
+        model_cid = self.storage.put(model_to_bytes(outcome.new_global))
+        self.storage.pin(model_cid)
+        proof, proof_seconds = b"", None
+        task = self.market.get_task(self.task_id)
+        if not task.trusted_aggregator and self.prover is not None:
+            started = time.perf_counter()
+            proof = self.prover(self.task_id, round_, outcome, commitments, info.seed)
+            proof_seconds = time.perf_counter() - started
+        transcript = build_transcript(self.task_id, round_, spec, info.seed, trainers, submissions, intakes, outcome,
+                                      model_cid, previous_cid, proof_seconds)
+        transcript_cid = self.storage.put(json.dumps(transcript, sort_keys=True, indent=1).encode())
+        self.storage.pin(transcript_cid)
+        saved = {
+            "model_cid": model_cid, "transcript_cid": transcript_cid, "flags": outcome.flags,
+            "rejections": outcome.rejections, "scores": outcome.scores,
+            "aggregate_commitment": outcome.aggregate_commitment, "proof": proof.hex(),
+            "evidence": {it.trainer: it.evidence_key.hex() for it in intakes
+                         if it is not None and not it.accepted and it.evidence_key is not None},
+            "published": False,
+        }
+        self.state["rounds"][str(round_)] = saved
+        self._save()
+        publication = RoundPublication(model_cid, outcome.flags, outcome.rejections, outcome.scores,
+                                       outcome.aggregate_commitment, proof, transcript_cid)
+        self.rounds[round_] = RoundLog(round=round_, outcome=outcome, intakes=intakes, publication=publication,
+                                       proof_seconds=proof_seconds)
+        for it in intakes:
+            if it is not None and not it.accepted:
+                self.log(f"round {round_}: rejected {it.trainer}: {it.reason} ({it.detail})")
+        return saved
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run(self, *, poll_seconds: float = 2.0, timeout: float | None = None, stop: threading.Event | None = None,
+            max_backoff: float = 30.0) -> str:
+        """Step until the task ends. Chain and storage failures are logged and retried with
+        exponential backoff."""
+        stop = stop or threading.Event()
+        started = time.monotonic()
+        backoff = poll_seconds
+        last = None
+        while not stop.is_set():
+            try:
+                action = self.step()
+                backoff = poll_seconds
+            except (ChainError, StorageUnavailable) as exc:
+                if isinstance(exc, ContractRevert):
+                    raise
+                self.log(f"retrying in {backoff:.1f}s after: {exc}")
+                stop.wait(backoff)
+                backoff = min(max_backoff, backoff * 2)
+                continue
+            if action != last:
+                self.log(action)
+                last = action
+            if action in ("finished", "finalized"):
+                return action
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise ChainError(f"task {self.task_id} did not finish within {timeout:.0f}s (last: {action})")
+            if "waiting" in action:
+                stop.wait(poll_seconds)
+        return "stopped"
+
+
+def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes, outcome: RoundOutcome, model_cid,
+                     previous_cid, proof_seconds) -> dict[str, Any]:
+    """The round's audit transcript: enough for anyone to recompute every provable number
+    (sketches and salts open the stored commitments), plus the estimates that are not paid on."""
+    p = outcome.provable
+    rows = []
+    for slot, (trainer, sub, it) in enumerate(zip(trainers, submissions, intakes)):
+        rows.append({
+            "slot": slot, "trainer": trainer, "submitted": sub.submitted, "cid": sub.update_cid or None,
+            "digest": "0x" + sub.update_digest.hex() if sub.submitted else None,
+            "commitment": str(sub.sketch_commitment), "verdict": "absent" if it is None else (it.reason or "accepted"),
+            "detail": it.detail if it is not None else "", "num_samples": it.num_samples if it is not None else 0,
+            "sketch": [str(v) for v in it.sketch] if it is not None and it.accepted else None,
+            "salt": str(it.salt) if it is not None and it.accepted else None,
+            "evidence_key": it.evidence_key.hex() if it is not None and it.evidence_key else None,
+            "label": outcome.labels[slot],
+        })
+    return {
+        "format": "poc-market-round-transcript", "version": 1, "task_id": task_id, "round": round_,
+        "seed": str(seed), "detector": spec.scoring.detector, "tau": [p.tau_num, p.tau_den], "k": spec.scoring.sketch_k,
+        "previous_model_cid": previous_cid, "global_model_cid": model_cid, "submissions": rows,
+        "median": [str(v) for v in p.median], "distances": [str(v) for v in p.distances],
+        "median_distance": str(p.median_distance), "flags": outcome.flags, "rejections": outcome.rejections,
+        "scores": [str(s) for s in outcome.scores], "aggregate": [str(v) for v in outcome.aggregate],
+        "aggregate_commitment": str(outcome.aggregate_commitment), "validation_shapley": outcome.shapley,
+        "accuracy_before": outcome.accuracy_before, "accuracy_after": outcome.accuracy,
+        "proof_seconds": proof_seconds,
+    }

@@ -1,0 +1,94 @@
+"""``market demo``: the whole market in one command (embedded chain and store by default)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from market.cli.context import CliContext, console, pass_ctx
+from market.cli.options import AMOUNT
+from market.reverts import ether
+
+
+@click.command("demo")
+@click.option("--trainers", type=int, default=8, show_default=True)
+@click.option("--rounds", type=int, default=5, show_default=True)
+@click.option("--epochs", type=int, default=5, show_default=True, help="Local epochs per round.")
+@click.option("--reward", type=AMOUNT, default="1ether", show_default=True)
+@click.option("--stake", type=AMOUNT, default="0.01ether", show_default=True)
+@click.option("--attack", "attacks", multiple=True,
+              help="An attacker's plan (repeat); default: sign_flip:scale=3 and gaussian_noise:sigma=0.5.")
+@click.option("--unreliable", multiple=True, help="An unreliable trainer's plan (repeat); default: unreliable:noisy_labels=0.8.")
+@click.option("--honest-only", is_flag=True, help="No attackers and no unreliable trainers.")
+@click.option("--alpha", type=float, default=0.5, show_default=True, help="Dirichlet alpha of the data shares.")
+@click.option("--tau", type=float, default=4.0, show_default=True, help="Outlier threshold of the provable rule.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default=None, help="Trainers' device (default: cuda when available).")
+@click.option("--ipfs-api", default=None, help="Use a kubo node's RPC API instead of the embedded store.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"),
+              show_default=True, help="Where the plots go.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every number as JSON here.")
+@click.option("--verbose", is_flag=True, help="Log every step of the aggregator.")
+@pass_ctx
+def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unreliable, honest_only, alpha, tau, seed,
+        device, ipfs_api, out_dir, json_path, verbose) -> None:
+    """Run a whole market: deploy, post a digits task, N trainers (some attackers), R rounds, payout."""
+    from aggregator.demo import DEFAULT_ATTACKS, DEFAULT_UNRELIABLE, DemoOptions, run_demo
+    from aggregator.plots import plot_accuracy, plot_contribution_vs_payout
+
+    options = DemoOptions(
+        trainers=trainers, rounds=rounds, epochs=epochs, reward_wei=reward, stake_wei=stake,
+        attacks=() if honest_only else (attacks or DEFAULT_ATTACKS),
+        unreliable=() if honest_only else (unreliable or DEFAULT_UNRELIABLE),
+        alpha=alpha, tau=tau, seed=seed, device=device, ipfs_api=ipfs_api,
+        rpc_url=ctx.config.rpc_url if ctx.config.rpc_url not in (None, "", "embedded") else None,
+    )
+    with console.status("running the market…") as status:
+        def log(message: str) -> None:
+            if verbose:
+                console.print(message)
+            status.update(message)
+
+        result = run_demo(options, log=log)
+
+    table = Table(title=f"task {result.task_id}: accuracy per round (validation set)")
+    for col in ("round", "accuracy", "flagged", "rejected", "publish gas", "proof"):
+        table.add_column(col, justify="right")
+    for r in result.rounds:
+        marks = lambda bits: ",".join(str(i) for i, b in enumerate(bits) if b) or "-"  # noqa: E731
+        proof = ("verified" if r["verified_on_chain"] else "trusted")
+        if r["proof_seconds"] is not None:
+            proof += f" ({r['proof_seconds']:.1f}s)"
+        table.add_row(str(r["round"]), f"{r['accuracy']:.3f}", marks(r["flags"]), marks(r["rejections"]),
+                      f"{r['publish_gas']:,}", proof)
+    console.print(table)
+
+    table = Table(title="trainers")
+    for col in ("slot", "kind", "flags per round", "proven score", "Shapley (GTG)", "payout", "stake"):
+        table.add_column(col)
+    total = sum(t["score_total"] for t in result.trainers) or 1
+    for t in result.trainers:
+        per_round = "".join("F" if r in t["flagged_rounds"] else ("R" if r in t["rejected_rounds"] else ".")
+                            for r in range(len(result.rounds)))
+        stake_text = "returned" if t["stake_slashed_wei"] == 0 else "slashed"
+        table.add_row(str(t["slot"]), t["kind"], per_round, f"{t['score_total'] / total:.1%}", f"{t['shapley']:+.3f}",
+                      ether(t["payout_wei"]), stake_text)
+    console.print(table)
+    paid = sum(t["payout_wei"] for t in result.trainers)
+    console.print(f"reward {ether(result.reward_wei)}: paid {paid} wei + dust {result.dust_wei} wei = "
+                  f"{paid + result.dust_wei} wei ({'exact' if paid + result.dust_wei == result.reward_wei else 'MISMATCH'})")
+    console.print(f"final accuracy on the digits test split: [bold]{result.final_accuracy:.3f}[/]  "
+                  f"({result.seconds:.0f}s on {result.chain}; contract holds {result.contract_balance_after} wei)")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    a = plot_accuracy(result.rounds, result.final_accuracy, out_dir / "accuracy.png")
+    b = plot_contribution_vs_payout(result.trainers, result.reward_wei, out_dir / "contribution_vs_payout.png")
+    console.print(f"plots: {a}, {b}")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.to_json(), indent=1))
+        console.print(f"numbers: {json_path}")
