@@ -72,3 +72,57 @@ def publish(ctx: CliContext, task_id: int, round_: int | None, model_cid: str, f
     report(result, f"task {task_id} round {round_} published")
     if task.trusted_aggregator:
         console.print("[yellow]trusted-aggregator mode: no proof was checked[/]")
+
+
+@cli.command("keygen")
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the private X25519 key (PEM, encrypted with the wallet password source).")
+@password_file_option()
+def keygen(out: Path, password_file: Path | None) -> None:
+    """Make the aggregator's encryption key; prints the public key for `task post --aggregator-key`."""
+    from market.encryption import generate_private_key, public_key_bytes, save_private_key
+    from market.keystore import read_password
+
+    if out.exists():
+        raise MarketValueError(f"{out} exists: refusing to overwrite an aggregator key")
+    password = read_password(password_file=password_file)
+    key = generate_private_key()
+    save_private_key(key, out, password.encode() if password else None)
+    console.print(f"key written to {out}; public key (give it to task owners):")
+    console.print("0x" + public_key_bytes(key).hex())
+
+
+@cli.command("run")
+@click.option("--task", "task_id", type=int, required=True)
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The aggregator's private encryption key (from `market aggregator keygen`).")
+@click.option("--validation", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Owner's validation data (.npz/.csv/image folder) for the Shapley estimates.")
+@click.option("--poll", type=float, default=2.0, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@from_option()
+@password_file_option()
+@pass_ctx
+def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, poll: float, state_dir: Path | None,
+        sender: str, password_file: Path | None) -> None:
+    """Run the aggregator service for a task until it is finalized (resumes after a restart)."""
+    from aggregator.evaluation import make_evaluator
+    from aggregator.service import AggregatorNode
+    from market.encryption import load_private_key
+    from market.keystore import read_password
+    from market.storage import open_storage
+    from trainers.data import load_dataset
+
+    account = ctx.signer(sender, password_file)
+    password = read_password(password_file=password_file)
+    key = load_private_key(key_file, password.encode() if password else None)
+    factory = None
+    if validation is not None:
+        factory = lambda spec: make_evaluator(spec, load_dataset(validation, spec.data))  # noqa: E731
+    node = AggregatorNode(
+        market=ctx.marketplace, storage=open_storage(ctx.config), account=account, encryption_key=key,
+        task_id=task_id, state_dir=state_dir or ctx.config.home / "aggregator", evaluate_factory=factory,
+        log=lambda m: console.print(m),
+    )
+    outcome = node.run(poll_seconds=poll)
+    console.print(f"task {task_id}: {outcome}")

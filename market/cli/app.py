@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from market.cli import aggregator, chain, demo, storage, task, trainer, wallet
+from market.cli import aggregator, audit, chain, demo, storage, task, trainer, wallet
 from market.cli.context import CliContext, console, pass_ctx, report
 from market.cli.options import from_option, password_file_option
 from market.config import MarketConfig
@@ -70,7 +70,7 @@ def withdraw(ctx: CliContext, sender: str, password_file: Path | None) -> None:
     report(result, f"withdrew {ether(amount)} ({amount} wei) to {signer.address}")
 
 
-for _module in (chain, wallet, task, trainer, aggregator, storage, demo):
+for _module in (chain, wallet, task, trainer, aggregator, storage, demo, audit):
     cli.add_command(_module.cli)
 
 

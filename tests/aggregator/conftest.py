@@ -1,0 +1,84 @@
+"""A small task on the embedded chain for the aggregator service, audit and intake tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from aggregator.evaluation import make_evaluator
+from aggregator.service import AggregatorNode
+from market.chain import EmbeddedChain
+from market.encryption import generate_private_key, public_key_bytes
+from market.marketplace import Marketplace
+from market.storage import EmbeddedStorage
+from market.task_spec import TaskSpec
+from market.types import TaskConfig
+from trainers.attacks import AttackPlan
+from trainers.data import digits_train_test
+from trainers.models import build_model, model_to_bytes
+from trainers.node import TrainerNode
+from trainers.partition import partition_iid
+
+torch.set_num_threads(1)
+
+
+@dataclass
+class SmallTask:
+    chain: EmbeddedChain
+    market: Marketplace
+    storage: EmbeddedStorage
+    spec: TaskSpec
+    key: object
+    task_id: int
+    owner: object
+    aggregator_account: object
+    trainers: list
+    nodes: list
+    state_dir: Path
+    validation: object
+
+    def aggregator(self, **kw) -> AggregatorNode:
+        return AggregatorNode(market=self.market, storage=self.storage, account=self.aggregator_account,
+                              encryption_key=self.key, task_id=self.task_id, state_dir=self.state_dir,
+                              evaluate_factory=lambda s: make_evaluator(s, self.validation), **kw)
+
+    def trainers_step(self, slots=None) -> list[str]:
+        return [n.step() for i, n in enumerate(self.nodes) if slots is None or i in slots]
+
+
+def make_small_task(tmp_path: Path, *, n: int = 4, rounds: int = 2, attacks: dict[int, str] | None = None,
+                    strikes: int = 1, stake: int = 10**16) -> SmallTask:
+    chain = EmbeddedChain(accounts=n + 2)
+    accounts = chain.dev_accounts()
+    owner, agg, trainers = accounts[0], accounts[1], accounts[2 : 2 + n]
+    market = Marketplace.deploy(chain, owner)
+    storage = EmbeddedStorage(tmp_path / "blocks")
+    spec = TaskSpec.example_digits(epochs=2)
+    spec = spec.model_copy(update={"training": spec.training.model_copy(update={"learning_rate": 0.3, "batch_size": 16})})
+    spec = spec.with_initial_model(storage.put(model_to_bytes(build_model(spec.model))))
+    key = generate_private_key()
+    config = TaskConfig(spec_cid=storage.put(spec.to_json()), aggregator=agg.address,
+                        aggregator_key=public_key_bytes(key), join_deadline=chain.timestamp() + 600, stake_wei=stake,
+                        rounds=rounds, min_trainers=n, max_trainers=n, submission_window=300, sketch_window=300,
+                        publish_grace=600, strikes_to_slash=strikes)
+    task_id, _ = market.create_task(owner, config, 10**18)
+    train, test = digits_train_test((64,))
+    shares = partition_iid(train.y, n, seed=0)
+    nodes = []
+    for slot, account in enumerate(trainers):
+        market.join(account, task_id)
+        plan = AttackPlan.parse((attacks or {}).get(slot), seed=slot)
+        nodes.append(TrainerNode(market=market, storage=storage, account=account, task_id=task_id,
+                                 dataset=train.subset(shares[slot][:150]), state_dir=tmp_path / "trainers",
+                                 device="cpu", attack=plan, seed=slot, progress=False))
+    market.start(owner, task_id)
+    return SmallTask(chain, market, storage, spec, key, task_id, owner, agg, trainers, nodes, tmp_path / "agg",
+                     test.subset(range(200)))
+
+
+@pytest.fixture
+def small_task(tmp_path) -> SmallTask:
+    return make_small_task(tmp_path)
