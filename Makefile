@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt -e ".[dev,train]"
 	touch $(STAMP)
 
+# `npm install` (not `npm ci`): it honours package-lock.json, while `npm ci` refuses the tree
+# because an optional dependency deep under js-ipfs points at a GitHub tarball, which the
+# registry-only network here cannot resolve (npm skips it as optional).
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 
 # The test command of README.md (and of .ci/run).
 test: install

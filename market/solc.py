@@ -35,8 +35,10 @@ class CompilationError(MarketError):
 
 
 def source_files() -> list[Path]:
-    """Every Solidity source of the project: ``contracts/*.sol`` and ``contracts/test/*.sol``."""
-    return sorted(CONTRACTS_DIR.glob("*.sol")) + sorted((CONTRACTS_DIR / "test").glob("*.sol"))
+    """Every Solidity source of the project: ``contracts/*.sol``, ``contracts/test/*.sol`` and
+    ``contracts/zk/*.sol`` (the round verifier adapter and the generated Groth16 verifiers)."""
+    return (sorted(CONTRACTS_DIR.glob("*.sol")) + sorted((CONTRACTS_DIR / "test").glob("*.sol"))
+            + sorted((CONTRACTS_DIR / "zk").glob("*.sol")))
 
 
 def _source_key(path: Path) -> str:
@@ -55,9 +57,9 @@ def standard_json_input() -> dict:
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        raise ToolMissingError("node is not installed: install Node.js 20 (apt-get install nodejs) and run `npm ci`")
+        raise ToolMissingError("node is not installed: install Node.js 20 (apt-get install nodejs) and run `make install` (npm install)")
     if not (REPO_ROOT / "node_modules" / "solc").is_dir():
-        raise ToolMissingError("the npm package solc is missing: run `npm ci` in the repository root")
+        raise ToolMissingError("the npm package solc is missing: run `make install` (npm install) in the repository root")
     return node
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compile contracts/*.sol with the npm solc into contracts/build/ (committed artifacts).
 
-Run from anywhere: ``python scripts/compile_contracts.py``. Needs ``npm ci`` first.
+Run from anywhere: ``python scripts/compile_contracts.py``. Needs ``make install` (npm install)` first.
 """
 
 from __future__ import annotations

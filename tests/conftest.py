@@ -1,7 +1,7 @@
 """Fixtures shared by every test folder: chains (embedded, anvil, ganache) and the gas report.
 
 Tests that need anvil or ganache start their own node on a free 127.0.0.1 port and stop it by
-its PID. When ``node_modules`` is missing they fail with a message that says to run ``npm ci``.
+its PID. When ``node_modules`` is missing they fail with a message that says to run ``make install`` (npm install).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def anvil_binary() -> Path:
         path = NODE_MODULES / ".bin" / "anvil"
     if not path.exists():
         raise ToolMissingError(
-            f"anvil not found under {NODE_MODULES}: run `npm ci` in the repository root "
+            f"anvil not found under {NODE_MODULES}: run `make install` (npm install) in the repository root "
             "(it installs @foundry-rs/anvil-linux-amd64)"
         )
     return path
@@ -60,7 +60,7 @@ def ganache_cli() -> list[str]:
     script = NODE_MODULES / "ganache" / "dist" / "node" / "cli.js"
     node = shutil.which("node")
     if node is None or not script.exists():
-        raise ToolMissingError(f"ganache not found under {NODE_MODULES}: install Node.js 20 and run `npm ci`")
+        raise ToolMissingError(f"ganache not found under {NODE_MODULES}: install Node.js 20 and run `make install` (npm install)")
     return [node, str(script)]
 
 

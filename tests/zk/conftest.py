@@ -2,7 +2,7 @@
 
 The reference is not optional: Poseidon must equal circomlib's, and only circomlibjs can say
 so. A machine without node or without ``node_modules/circomlibjs`` fails these tests with the
-instruction to run ``npm ci``; it never skips them.
+instruction to run ``make install` (npm install)`; it never skips them.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ def require_node_modules(package: str) -> Path:
     node = shutil.which("node")
     if node is None:
         pytest.fail(
-            "node is not installed: install Node.js 18+ and run `npm ci` in the repository root"
+            "node is not installed: install Node.js 18+ and run `make install` (npm install) in the repository root"
         )
     folder = NODE_MODULES / package
     if not (folder / "package.json").is_file():
-        pytest.fail(f"{folder} is missing: run `npm ci` in the repository root ({REPO_ROOT})")
+        pytest.fail(f"{folder} is missing: run `make install` (npm install) in the repository root ({REPO_ROOT})")
     return folder
 
 
@@ -62,7 +62,7 @@ class CircomlibjsReference:
             self._proc.wait(timeout=10)
             self._stderr.seek(0)
             err = self._stderr.read()
-            pytest.fail(f"the circomlibjs helper died (run `npm ci`?): {err.strip()}")
+            pytest.fail(f"the circomlibjs helper died (run `make install` (npm install)?): {err.strip()}")
         reply = json.loads(line)
         if "error" in reply:
             raise RuntimeError(f"circomlibjs helper: {reply['error']}")

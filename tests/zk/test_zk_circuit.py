@@ -1,7 +1,7 @@
 """zk/circuits/commitment.circom computes the same commitments as zk/commitment.py.
 
 Needs the circom compiler from npm (``circom2``, in package.json); without it the test fails
-and says to run ``npm ci``.
+and says to run ``make install` (npm install)`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ wc(fs.readFileSync(process.argv[3])).then(async (calc) => {
 @pytest.mark.node
 def test_commitment_circuit_equals_python(tmp_path: Path) -> None:
     if shutil.which("node") is None or not CIRCOM.is_file():
-        pytest.fail("circom2 is not in node_modules: run `npm ci` in the repository root (needs Node.js 20)")
+        pytest.fail("circom2 is not in node_modules: run `make install` (npm install) in the repository root (needs Node.js 20)")
     (tmp_path / "check.circom").write_text(WRAPPER)
     (tmp_path / "witness.cjs").write_text(WITNESS)
     subprocess.run(

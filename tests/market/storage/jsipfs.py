@@ -4,7 +4,7 @@ at install time and fails offline), so this is the real node the kubo backend is
 
 The daemon runs offline (no swarm, no bootstrap, no routing), on free 127.0.0.1 ports, in a
 fresh repository, and is stopped by its PID. Missing node or node_modules is a test failure
-that says to run ``npm ci``, never a skip.
+that says to run ``make install` (npm install)`, never a skip.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 NODE_MODULES = REPO_ROOT / "node_modules"
 JSIPFS = NODE_MODULES / ".bin" / "jsipfs"
 POLYFILL = Path(__file__).with_name("promise_with_resolvers.mjs")
-NPM_HINT = "run `npm ci` in the repository root (needs node >= 20 and the npm packages of package-lock.json)"
+NPM_HINT = "run `make install` (npm install) in the repository root (needs node >= 20 and the npm packages of package-lock.json)"
 
 
 def require_node_package(package: str) -> str:

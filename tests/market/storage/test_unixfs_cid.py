@@ -104,5 +104,5 @@ def test_missing_npm_package_fails_the_test_with_the_npm_ci_hint() -> None:
     """Tests that need node_modules fail (never skip) and say what to run."""
     from tests.market.storage.jsipfs import require_node_package
 
-    with pytest.raises(pytest.fail.Exception, match="npm ci"):
+    with pytest.raises(pytest.fail.Exception, match="npm install"):
         require_node_package("no-such-package-for-this-test")
