@@ -151,7 +151,7 @@ interface IMarketplace {
     error MarketplaceWrongStake(uint256 taskId, uint256 sent, uint256 required);
     /// @notice Fewer than minTrainers joined.
     error MarketplaceNotEnoughTrainers(uint256 taskId, uint256 joined, uint256 required);
-    /// @notice Only the owner may cancel before the join deadline, and nobody once enough trainers joined after it.
+    /// @notice Only the owner may cancel until the join deadline; after it anyone may, but only while fewer than minTrainers joined.
     error MarketplaceCannotCancel(uint256 taskId, uint256 joined, uint256 minTrainers, uint256 joinDeadline);
     /// @notice The caller has not joined this task.
     error MarketplaceNotTrainer(uint256 taskId, address account);

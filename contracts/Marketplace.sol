@@ -153,14 +153,16 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
     }
 
     /**
-     * @notice Cancels an open task: the owner may at any time before start; anyone may after
-     * the join deadline when fewer than minTrainers joined. Reward and stakes are credited back.
+     * @notice Cancels an open task: the owner may until the join deadline; after it, anyone may
+     * when fewer than minTrainers joined (and nobody may once enough did: then anyone can
+     * {start}). Reward and stakes are credited back.
      * Emits {TaskCancelled} and {PaymentCredited} events.
      */
     function cancel(uint256 taskId) external nonReentrant {
         Task storage task = _requireState(taskId, TaskState.Open);
-        bool undersubscribed = block.timestamp > task.config.joinDeadline && task.trainers.length < task.config.minTrainers;
-        if (msg.sender != task.owner && !undersubscribed) {
+        bool joinOpen = block.timestamp <= task.config.joinDeadline;
+        bool undersubscribed = !joinOpen && task.trainers.length < task.config.minTrainers;
+        if (!(msg.sender == task.owner && joinOpen) && !undersubscribed) {
             revert MarketplaceCannotCancel(taskId, task.trainers.length, task.config.minTrainers, task.config.joinDeadline);
         }
         task.state = TaskState.Cancelled;
@@ -206,7 +208,8 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
 
     /**
      * @notice Closes the round's submissions and fixes its sketch seed. Anyone may call it after
-     * the submission deadline, or earlier once every trainer submitted.
+     * the submission deadline, or earlier once every trainer submitted; not after the round's
+     * publish deadline (then the task can only be aborted).
      * @dev The seed mixes `block.prevrandao` and the previous block hash of the closing block,
      * drawn after every update of the round was fixed, so nobody could aim an update at the
      * projection it defines. The closer picks the block and could try a few; a ±1 projection
@@ -220,6 +223,8 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (block.timestamp <= r.submissionDeadline && r.submissions < task.trainers.length) {
             revert MarketplaceSubmissionsStillOpen(taskId, round, r.submissionDeadline);
         }
+        uint256 lastPublish = _publishDeadline(r, task.config);
+        if (block.timestamp > lastPublish) revert MarketplacePublishDeadlinePassed(taskId, round, lastPublish);
         uint256 seed = uint256(
             keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), address(this), taskId, round))
         ) % SNARK_SCALAR_FIELD;

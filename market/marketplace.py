@@ -9,10 +9,12 @@ gas and decoded events, and is recorded in an optional :class:`~market.gas.GasRe
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import ValidationError as EthValidationError
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
 
@@ -205,12 +207,12 @@ def send_transaction(chain: ChainBackend, sender: LocalAccount, call: Any, funct
             tx = call.build_transaction({**params, "gas": int(gas * GAS_MARGIN) + 20_000})
         except REVERTS as exc:
             raise revert(exc, function) from None
-        except Web3RPCError as exc:
+        except (Web3RPCError, EthValidationError) as exc:
             raise _rpc_error(exc, function, sender) from None
         signed = sender.sign_transaction(tx)
         try:
             tx_hash = web3.eth.send_raw_transaction(signed.raw_transaction)
-        except Web3RPCError as exc:
+        except (Web3RPCError, EthValidationError) as exc:
             raise _rpc_error(exc, function, sender) from None
         receipt = web3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
     if receipt["status"] != 1:
@@ -243,19 +245,30 @@ def revert_data(exc: BaseException) -> bytes | None:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         data = getattr(current, "data", None)
+        if isinstance(data, dict):  # ganache: {"result": "0x…", "message": …}
+            data = data.get("result") or data.get("data")
         if isinstance(data, str) and data.startswith("0x"):
             return bytes.fromhex(data[2:])
         if isinstance(data, bytes):
             return data
         if current.args and isinstance(current.args[0], bytes):
             return current.args[0]
+        if current.args and isinstance(current.args[0], str):  # eth-tester: "execution reverted: b'…'"
+            text = current.args[0].removeprefix("execution reverted: ")
+            if text.startswith(("b'", 'b"')):
+                try:
+                    value = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    value = None
+                if isinstance(value, bytes):
+                    return value
         current = current.__cause__ or current.__context__
     return None
 
 
-def _rpc_error(exc: Web3RPCError, function: str, sender: LocalAccount) -> ChainError:
+def _rpc_error(exc: Exception, function: str, sender: LocalAccount) -> ChainError:
     text = str(exc)
-    if "insufficient funds" in text.lower():
+    if "insufficient funds" in text.lower() or "enough balance" in text.lower():
         return ChainError(f"{sender.address} cannot pay for {function} (insufficient funds): fund the wallet first")
     return ChainError(f"{function}: the node refused the transaction: {text}")
 

@@ -45,4 +45,5 @@ class EmbeddedChain(ChainBackend):
     def increase_time(self, seconds: int) -> None:
         with self.serialized():
             now = self.timestamp()
-            self.tester.time_travel(now + int(seconds))
+            # py-evm's time_travel(T) mines its block at T - 1
+            self.tester.time_travel(now + int(seconds) + 1)

@@ -1,0 +1,90 @@
+"""Every state change emits an event: the events each call emits, in order, and the event log."""
+
+from __future__ import annotations
+
+from market.artifacts import load_artifact
+from market.types import CreditKind
+from tests.contracts.conftest import REWARD, STAKE, credits_by_kind, digest_of, event_names
+
+
+def test_events_whole_task_emits_one_event_per_state_change(drive, market, actors):
+    # Prepare / Execute: a 2-trainer, 2-round task from post to withdraw; trainer 1 rejected in round 1
+    flow = drive("created", trainers=2, rounds=2)
+    flow.join(actors.trainers[:2])
+    flow.start()
+    flow.run_round(scores=[1, 2])
+    flow.submit(1)
+    flow.close(1)
+    flow.commit(1)
+    flow.publish(1, scores=[3, 0], rejections=[1])
+    reveal = market.reveal_evidence_key(actors.aggregator, flow.task_id, 1, flow.trainers[1].address, digest_of("k"))
+    flow.finalize()
+    withdraw = market.withdraw(flow.trainers[0])
+
+    # Assert: the events of each call, in order
+    names = [(r.function, event_names(r)) for r in flow.results]
+    assert names == [
+        ("createTask", ["TaskCreated"]),
+        ("join", ["TrainerJoined"]),
+        ("join", ["TrainerJoined"]),
+        ("start", ["TaskStarted", "RoundOpened"]),
+        ("submitUpdate", ["UpdateSubmitted"]),
+        ("submitUpdate", ["UpdateSubmitted"]),
+        ("closeSubmissions", ["SubmissionsClosed"]),
+        ("commitSketch", ["SketchCommitted"]),
+        ("commitSketch", ["SketchCommitted"]),
+        ("publishRound", ["RoundPublished", "RoundOpened"]),
+        ("submitUpdate", ["UpdateSubmitted"]),
+        ("submitUpdate", ["UpdateSubmitted"]),
+        ("closeSubmissions", ["SubmissionsClosed"]),
+        ("commitSketch", ["SketchCommitted"]),
+        ("commitSketch", ["SketchCommitted"]),
+        ("publishRound", ["RoundPublished"]),
+        ("finalize", ["PaymentCredited"] * 5 + ["TaskFinalized"]),
+    ]
+    assert event_names(reveal) == ["EvidenceKeyRevealed"]
+    assert event_names(withdraw) == ["Withdrawn"]
+    # points 4 and 2; trainer 1 is slashed (one strike) and its stake goes to trainer 0
+    first, second = (t.address for t in flow.trainers)
+    reward_first, reward_second = REWARD * 4 // 6, REWARD * 2 // 6
+    assert credits_by_kind(flow.results[-1]) == [
+        (first, reward_first, CreditKind.REWARD),
+        (first, STAKE, CreditKind.STAKE_RETURNED),
+        (first, STAKE, CreditKind.SLASH_SHARE),
+        (second, reward_second, CreditKind.REWARD),
+        (actors.owner.address, REWARD - reward_first - reward_second, CreditKind.DUST),
+    ]
+
+
+def test_events_log_holds_every_declared_event(drive, make_task, market, actors):
+    # Prepare / Execute: one finished task (with a transcript, an evidence key and a withdrawal),
+    # one cancelled, one aborted
+    flow = drive("committed", rounds=1)
+    flow.publish(0, scores=[1, 0], rejections=[1], transcript="bafy-transcript")
+    market.reveal_evidence_key(actors.aggregator, flow.task_id, 0, flow.trainers[1].address, digest_of("k"))
+    flow.finalize()
+    market.withdraw(flow.trainers[0])
+    make_task().cancel()
+    aborted = drive("started")
+    aborted.pass_publish_deadline(0)
+    aborted.abort()
+
+    # Assert: the chain's log has at least one of every event the ABI declares
+    declared = {e["name"] for e in load_artifact("Marketplace")["abi"] if e["type"] == "event"}
+    logged = {name for name in declared if market.events(name)}
+    assert logged == declared
+
+
+def test_events_filter_by_task(drive, market):
+    # Prepare
+    first = drive("joined")
+    second = drive("joined", trainers=3)
+
+    # Execute
+    joined_first = market.events("TrainerJoined", taskId=first.task_id)
+    joined_second = market.events("TrainerJoined", taskId=second.task_id)
+
+    # Assert
+    assert [e["args"]["slot"] for e in joined_first] == [0, 1]
+    assert [e["args"]["slot"] for e in joined_second] == [0, 1, 2]
+    assert all(e["args"]["taskId"] == second.task_id for e in joined_second)

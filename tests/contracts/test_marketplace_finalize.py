@@ -1,0 +1,201 @@
+"""Marketplace.finalize: pro-rata payout in integer math, dust, stakes, slashing."""
+
+from __future__ import annotations
+
+from market.types import CreditKind, TaskState
+from tests.contracts.conftest import MAX_SCORE, REWARD, STAKE, assert_money_conserved, credits_by_kind, settlement
+
+
+def _credits(market, flow):
+    return [market.credit_of(t.address) for t in flow.trainers]
+
+
+def test_finalize_splits_reward_pro_rata_with_dust_to_owner(drive, market, actors):
+    # Prepare: 10 wei over three equal scores: 3 each, 1 wei of dust
+    flow = drive("published", trainers=3, reward=10, scores=[1, 1, 1])
+
+    # Execute
+    result = flow.finalize(actors.outsider)
+
+    # Assert
+    assert flow.task().state is TaskState.FINISHED
+    assert flow.task().held_wei == 0
+    assert _credits(market, flow) == [3 + STAKE] * 3
+    assert market.credit_of(actors.owner.address) == 1
+    assert result.event("TaskFinalized") == {"taskId": flow.task_id, "rewardPaid": 9, "slashedStakes": 0, "dust": 1}
+    expected = []
+    for t in flow.trainers:
+        expected += [(t.address, 3, CreditKind.REWARD), (t.address, STAKE, CreditKind.STAKE_RETURNED)]
+    expected.append((actors.owner.address, 1, CreditKind.DUST))
+    assert credits_by_kind(result) == expected
+    assert_money_conserved(market, [flow.task_id])
+
+
+def test_finalize_uneven_scores_round_down(drive, market, actors):
+    # Prepare: 100 wei over points 1, 2, 4 → 14, 28, 57 (99), dust 1
+    flow = drive("published", trainers=3, reward=100, scores=[1, 2, 4])
+
+    # Execute
+    flow.finalize()
+
+    # Assert
+    assert _credits(market, flow) == [14 + STAKE, 28 + STAKE, 57 + STAKE]
+    assert market.credit_of(actors.owner.address) == 1
+
+
+def test_finalize_without_points_gives_reward_back_to_owner(drive, market, actors):
+    # Prepare
+    flow = drive("published", scores=[0, 0])
+
+    # Execute
+    result = flow.finalize()
+
+    # Assert
+    assert market.credit_of(actors.owner.address) == REWARD
+    assert _credits(market, flow) == [STAKE, STAKE]
+    assert result.event("TaskFinalized") == {"taskId": flow.task_id, "rewardPaid": 0, "slashedStakes": 0,
+                                             "dust": REWARD}
+
+
+def test_finalize_large_points_over_rounds_match_integer_model(drive, market, actors):
+    # Prepare: three rounds of scores close to MAX_SCORE, a reward that does not divide evenly
+    reward = 10**23 + 7  # 100k ETH (a dev account holds 1M)
+    per_round = [[MAX_SCORE, MAX_SCORE - 1, 1], [MAX_SCORE, 0, 3], [12345, MAX_SCORE, MAX_SCORE]]
+    flow = drive("published", trainers=3, rounds=3, reward=reward, scores=per_round[0])
+    for scores in per_round[1:]:
+        flow.run_round(scores=scores)
+    points = [sum(col) for col in zip(*per_round)]
+
+    # Execute
+    result = flow.finalize()
+
+    # Assert
+    model = settlement(reward, points, [False] * 3, STAKE)
+    assert [market.get_trainer(flow.task_id, t.address).points for t in flow.trainers] == points
+    assert _credits(market, flow) == [r + STAKE for r in model["rewards"]]
+    assert market.credit_of(actors.owner.address) == model["dust"]
+    assert result.event("TaskFinalized")["rewardPaid"] == model["reward_paid"]
+    assert sum(model["rewards"]) + model["dust"] == reward
+    assert_money_conserved(market, [flow.task_id])
+
+
+def test_finalize_gives_slashed_stake_to_unslashed_trainers_by_points(drive, market, actors):
+    # Prepare: trainer 3 flagged (one strike slashes), the others score 1, 2, 3
+    flow = drive("published", trainers=4, reward=1000, scores=[1, 2, 3, 0], flags=[3])
+
+    # Execute
+    result = flow.finalize()
+
+    # Assert
+    model = settlement(1000, [1, 2, 3, 0], [False, False, False, True], STAKE)
+    assert model["slash_shares"][:3] == [STAKE // 6, STAKE * 2 // 6, STAKE * 3 // 6]
+    expected = [model["rewards"][i] + model["stakes"][i] + model["slash_shares"][i] for i in range(4)]
+    assert _credits(market, flow) == expected
+    assert expected[3] == 0
+    assert market.credit_of(actors.owner.address) == model["dust"]
+    assert result.event("TaskFinalized") == {
+        "taskId": flow.task_id, "rewardPaid": model["reward_paid"], "slashedStakes": STAKE, "dust": model["dust"],
+    }
+    kinds = {kind for _, _, kind in credits_by_kind(result)}
+    assert CreditKind.SLASH_SHARE in kinds
+    assert_money_conserved(market, [flow.task_id])
+
+
+def test_finalize_gives_slashed_stake_to_owner_when_no_unslashed_points(drive, market, actors):
+    # Prepare: trainer 1 flagged, trainer 0 accepted but scored 0
+    flow = drive("published", scores=[0, 0], flags=[1])
+
+    # Execute
+    result = flow.finalize()
+
+    # Assert
+    assert _credits(market, flow) == [STAKE, 0]
+    assert market.credit_of(actors.owner.address) == REWARD + STAKE
+    assert result.event("TaskFinalized") == {"taskId": flow.task_id, "rewardPaid": 0, "slashedStakes": STAKE,
+                                             "dust": REWARD + STAKE}
+
+
+def test_finalize_slashed_trainer_keeps_points_of_earlier_rounds(drive, market, actors):
+    # Prepare: trainer 0 scores 3 in round 0, then is flagged in round 1 (one strike slashes)
+    flow = drive("published", trainers=2, rounds=2, reward=800, scores=[3, 1])
+    flow.run_round(scores=[0, 4], flags=[0])
+
+    # Execute
+    flow.finalize()
+
+    # Assert: reward by points (3 : 5), trainer 0's stake to trainer 1, the only unslashed one with points
+    model = settlement(800, [3, 5], [True, False], STAKE)
+    assert model["rewards"] == [300, 500]
+    assert _credits(market, flow) == [300, 500 + STAKE + STAKE]
+    assert market.credit_of(actors.owner.address) == model["dust"] == 0
+
+
+def test_finalize_counts_strikes_for_flags_and_rejections(drive, market, actors):
+    # Prepare: two strikes slash; trainer 0 flagged once; trainer 1 flagged, then rejected;
+    # trainer 2 rejected once for a missing sketch commitment
+    flow = drive("published", trainers=3, rounds=3, reward=900, strikes_to_slash=2, scores=[0, 0, 2], flags=[0, 1])
+    flow.run_round(scores=[1, 0, 2], rejections=[1])
+    flow.submit(2)
+    flow.close(2)
+    flow.commit(2, flow.trainers[:2])
+    flow.pass_sketch_deadline(2)
+    flow.publish(2, scores=[1, 0, 0], rejections=[2])
+
+    # Execute
+    flow.finalize()
+
+    # Assert
+    standing = [market.get_trainer(flow.task_id, t.address) for t in flow.trainers]
+    assert [s.strikes for s in standing] == [1, 2, 1]
+    assert [s.points for s in standing] == [2, 0, 4]
+    model = settlement(900, [2, 0, 4], [False, True, False], STAKE)
+    expected = [model["rewards"][i] + model["stakes"][i] + model["slash_shares"][i] for i in range(3)]
+    assert _credits(market, flow) == expected
+    assert expected[1] == 0  # trainer 1 lost its stake
+    assert market.credit_of(actors.owner.address) == model["dust"]
+    assert_money_conserved(market, [flow.task_id])
+
+
+def test_finalize_by_anyone_returns_stakes_with_zero_stake_task(drive, market, actors):
+    flow = drive("published", stake_wei=0, reward=5, scores=[2, 3])
+    flow.finalize(flow.trainers[0])
+    assert _credits(market, flow) == [2, 3]
+    assert market.total_credits() == 5 == market.balance()
+
+
+def test_finalize_reverts_with_rounds_remaining(drive, market, actors, reverts):
+    # Prepare
+    flow = drive("started", rounds=2)
+
+    # Execute / Assert: none published, then one of two
+    with reverts("MarketplaceRoundsRemaining", taskId=flow.task_id, publishedRounds=0, rounds=2):
+        market.finalize(actors.outsider, flow.task_id)
+    flow.run_round()
+    with reverts("MarketplaceRoundsRemaining", taskId=flow.task_id, publishedRounds=1, rounds=2):
+        market.finalize(actors.owner, flow.task_id)
+
+
+def test_finalize_reverts_before_start(drive, market, actors, reverts):
+    flow = drive("joined")
+    with reverts("MarketplaceWrongState", taskId=flow.task_id, state=TaskState.OPEN, required=TaskState.TRAINING):
+        market.finalize(actors.owner, flow.task_id)
+
+
+def test_finalize_reverts_when_finalized_twice(drive, market, actors, reverts):
+    # Prepare
+    flow = drive("finalized")
+    credits = market.total_credits()
+
+    # Execute / Assert
+    with reverts("MarketplaceWrongState", state=TaskState.FINISHED, required=TaskState.TRAINING):
+        market.finalize(actors.outsider, flow.task_id)
+    assert market.total_credits() == credits
+
+
+def test_finalize_reverts_on_cancelled_and_unknown_task(make_task, market, actors, reverts):
+    flow = make_task()
+    flow.cancel()
+    with reverts("MarketplaceWrongState", state=TaskState.CANCELLED):
+        market.finalize(actors.owner, flow.task_id)
+    with reverts("MarketplaceUnknownTask", taskId=flow.task_id + 1):
+        market.finalize(actors.owner, flow.task_id + 1)
