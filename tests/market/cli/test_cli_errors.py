@@ -91,3 +91,18 @@ def test_unreachable_rpc_is_one_line(tmp_path):
     result = _run(tmp_path, "--rpc-url", "http://127.0.0.1:9", "task", "list")
     assert result.exit_code == 4
     assert "no chain answers at http://127.0.0.1:9" in result.output
+
+
+def test_task_post_rejects_an_invalid_spec_file_naming_the_field(tmp_path):
+    import json
+
+    from market.task_spec import TaskSpec
+
+    raw = json.loads(TaskSpec.example_digits().to_json())
+    raw["training"]["batch_size"] = 0
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(raw))
+    result = _run(tmp_path, "--rpc-url", "http://127.0.0.1:9", "task", "post", "--spec", str(spec), "--aggregator",
+                  "0x" + "11" * 20, "--reward", "1ether", "--from", "dev:0")
+    assert result.exit_code != 0
+    assert "task spec field training.batch_size" in result.output

@@ -68,6 +68,11 @@ def test_cli_chain_state_survives_restart(market_cli, anvil_port):
     market_cli.run("wallet", "fund", "owner", "--amount", "1ether", "--from", "dev:0")
     market_cli.run("task", "post", "--spec-cid", "bafyspec", "--aggregator", "agg", "--reward", "0.5ether",
                    "--from", "owner")
+    built = market_cli.run("task", "post", "--model", "logreg", "--epochs", "3", "--aggregator", "agg",
+                           "--reward", "0.1ether", "--from", "owner")
+    spec_cid = re.search(r"task spec digits-logreg stored: (\S+)", built.stdout).group(1)
+    fetched = market_cli.run("storage", "get", spec_cid, "-o", str(market_cli.home / "spec.json"))
+    assert fetched.returncode == 0 and '"local_epochs":3' in (market_cli.home / "spec.json").read_text()
     pid = read_record(market_cli.home / "anvil").pid
 
     # Execute: stop and start again
