@@ -61,6 +61,11 @@ class DemoOptions:
     work_dir: Path | None = None
     device: str | None = None
     timeout: float = 900.0
+    zk: bool = True
+    """Prove every round (Groth16, development key) and let the contract verify; False runs the
+    task in trusted-aggregator mode."""
+    zk_slots: int = 16
+    """Trainer slots of the round circuit (one verifier serves 1 to this many trainers)."""
 
 
 @dataclass
@@ -120,6 +125,9 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
     makes it a zk-verified task; without, it runs in trusted-aggregator mode."""
     started = time.perf_counter()
     kinds = trainer_kinds(options)
+    if options.zk and options.trainers > options.zk_slots:
+        raise MarketValueError(f"the round circuit has {options.zk_slots} slots; run {options.trainers} trainers "
+                               "with --trusted, or fewer trainers")
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="market-demo-"))
     chain, accounts = _chain(options)
     storage = _storage(options, work)
@@ -136,6 +144,16 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
     initial_cid = storage.put(model_to_bytes(build_model(spec.model)))
     spec = spec.with_initial_model(initial_cid)
     spec_cid = storage.put(spec.to_json())
+    if options.zk and verifier is None:
+        from aggregator.detectors import tau_fraction
+        from zk.deploy import deploy_round_verifier
+        from zk.prover import make_round_prover
+
+        num, den = tau_fraction(options.tau)
+        log("zk: loading (or making, once) the DEVELOPMENT key of the round circuit; deploying its verifier")
+        verifier = deploy_round_verifier(chain, owner, n=options.zk_slots, k=spec.scoring.sketch_k, tau_num=num,
+                                         tau_den=den, log=log)
+        prover = prover or make_round_prover(n=options.zk_slots, k=spec.scoring.sketch_k, log=log)
     train, test = digits_train_test(spec.data.input_shape, seed=options.seed)
     test, validation = holdout_split(test, 0.5, options.seed)
     key = generate_private_key()

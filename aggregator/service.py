@@ -41,8 +41,9 @@ from market.types import RoundPublication, TaskState
 from trainers.models import build_model, model_to_bytes, param_spec, state_from_bytes, state_to_numpy
 from zk.sketch import SketchParams
 
-Prover = Callable[[int, int, RoundOutcome, list[int], int], bytes]
-"""``prove(task_id, round, outcome, stored_commitments, seed) -> proof bytes`` for zk tasks."""
+Prover = Callable[[int, int, RoundOutcome, list[int], int, list[IntakeResult | None]], bytes]
+"""``prove(task_id, round, outcome, stored_commitments, seed, intakes) -> proof bytes`` for zk
+tasks (:func:`zk.prover.make_round_prover` makes one)."""
 
 
 @dataclass
@@ -213,10 +214,10 @@ class AggregatorNode:
         task = self.market.get_task(self.task_id)
         if not task.trusted_aggregator and self.prover is not None:
             started = time.perf_counter()
-            proof = self.prover(self.task_id, round_, outcome, commitments, info.seed)
+            proof = self.prover(self.task_id, round_, outcome, commitments, info.seed, intakes)
             proof_seconds = time.perf_counter() - started
         transcript = build_transcript(self.task_id, round_, spec, info.seed, trainers, submissions, intakes, outcome,
-                                      model_cid, previous_cid, proof_seconds)
+                                      model_cid, previous_cid, proof_seconds, proof)
         transcript_cid = self.storage.put(json.dumps(transcript, sort_keys=True, indent=1).encode())
         self.storage.pin(transcript_cid)
         saved = {
@@ -271,7 +272,7 @@ class AggregatorNode:
 
 
 def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes, outcome: RoundOutcome, model_cid,
-                     previous_cid, proof_seconds) -> dict[str, Any]:
+                     previous_cid, proof_seconds, proof: bytes = b"") -> dict[str, Any]:
     """The round's audit transcript: enough for anyone to recompute every provable number
     (sketches and salts open the stored commitments), plus the estimates that are not paid on."""
     p = outcome.provable
@@ -296,5 +297,5 @@ def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes
         "scores": [str(s) for s in outcome.scores], "aggregate": [str(v) for v in outcome.aggregate],
         "aggregate_commitment": str(outcome.aggregate_commitment), "validation_shapley": outcome.shapley,
         "accuracy_before": outcome.accuracy_before, "accuracy_after": outcome.accuracy,
-        "proof_seconds": proof_seconds,
+        "proof_seconds": proof_seconds, "proof": proof.hex() if proof else None,
     }

@@ -39,6 +39,9 @@ from market.types import (
 )
 
 REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, EthTesterTransactionFailed)
+PROOF_GAS_LIMIT = 1_500_000
+"""Gas limit of a publishRound that carries a proof: sent without estimating, because estimating
+re-runs the pairing check many times (slow on py-evm). Comfortably above a 16-trainer round."""
 GAS_MARGIN = 1.25
 """Gas limit = estimate × this (+ 20k): estimates on some nodes run a little short."""
 
@@ -99,6 +102,7 @@ class Marketplace:
         return self._transact(
             aggregator, "publishRound", task_id, round_, p.global_model_cid, p.flags_mask, p.rejections_mask,
             [int(s) for s in p.scores], int(p.aggregate_commitment), bytes(p.proof), p.transcript_cid,
+            gas=PROOF_GAS_LIMIT if p.proof else None,
         )
 
     def reveal_evidence_key(self, aggregator: LocalAccount, task_id: int, round_: int, trainer: str, key: bytes) -> TxResult:
@@ -173,9 +177,9 @@ class Marketplace:
             return decoded
         return TransactionFailed(f"{function} reverted: {exc}")
 
-    def _transact(self, sender: LocalAccount, function: str, *args: Any, value: int = 0) -> TxResult:
+    def _transact(self, sender: LocalAccount, function: str, *args: Any, value: int = 0, gas: int | None = None) -> TxResult:
         call = getattr(self.contract.functions, function)(*args)
-        result = send_transaction(self.chain, sender, call, function, value=value, revert=self._revert)
+        result = send_transaction(self.chain, sender, call, function, value=value, revert=self._revert, gas=gas)
         result.events = self.decode_events(result.receipt["logs"])
         if self.gas_report is not None:
             self.gas_report.record(function, result.gas_used)
@@ -194,17 +198,17 @@ class Marketplace:
 
 
 def send_transaction(chain: ChainBackend, sender: LocalAccount, call: Any, function: str, *, value: int = 0,
-                     revert: Any = None) -> TxResult:
-    """Estimate, sign with ``sender``'s key, send and wait for ``call`` (a contract function
-    call or constructor). Reverts are turned into exceptions by ``revert(exc, function)``."""
+                     revert: Any = None, gas: int | None = None) -> TxResult:
+    """Estimate (unless ``gas`` is given), sign with ``sender``'s key, send and wait for ``call``
+    (a contract function call or constructor). Reverts become exceptions by ``revert(exc, function)``."""
     web3 = chain.web3
     revert = revert or (lambda exc, fn: TransactionFailed(f"{fn} reverted: {exc}"))
     with chain.serialized():
         params = {"from": sender.address, "value": value, "nonce": web3.eth.get_transaction_count(sender.address, "pending"),
                   "chainId": chain.chain_id}
         try:
-            gas = call.estimate_gas(params)
-            tx = call.build_transaction({**params, "gas": int(gas * GAS_MARGIN) + 20_000})
+            limit = gas if gas is not None else int(call.estimate_gas(params) * GAS_MARGIN) + 20_000
+            tx = call.build_transaction({**params, "gas": limit})
         except REVERTS as exc:
             raise revert(exc, function) from None
         except (Web3RPCError, EthValidationError) as exc:

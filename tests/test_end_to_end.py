@@ -29,12 +29,14 @@ def test_demo_on_the_embedded_chain(tmp_path):
     assert all(attacker["payout_wei"] < t["payout_wei"] for t in result.trainers[:3])
     assert attacker["stake_slashed_wei"] == options.stake_wei
     assert result.final_accuracy > 0.6
-    assert all(r["publish_gas"] > 0 and r["verified_on_chain"] is False for r in result.rounds)
+    # zk by default: every round proved and verified by the contract before it recorded the scores
+    assert all(r["publish_gas"] > 0 and r["verified_on_chain"] is True for r in result.rounds)
+    assert all(r["proof_seconds"] > 0 for r in result.rounds)
 
 
 def test_demo_on_anvil(anvil_node, tmp_path):
     options = DemoOptions(trainers=3, rounds=1, epochs=2, attacks=("sign_flip:scale=3",), unreliable=(),
-                          rpc_url=anvil_node.url, work_dir=tmp_path, timeout=300)
+                          rpc_url=anvil_node.url, work_dir=tmp_path, timeout=300, zk=False)
     result = run_demo(options, log=lambda m: None)
     _check_money(result)
     assert result.chain.startswith(anvil_node.url)
@@ -43,7 +45,7 @@ def test_demo_on_anvil(anvil_node, tmp_path):
 
 def test_market_demo_command_writes_json_and_plots(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    out = CliRunner().invoke(cli, ["demo", "--trainers", "3", "--rounds", "1", "--epochs", "1", "--honest-only",
+    out = CliRunner().invoke(cli, ["demo", "--trainers", "3", "--rounds", "1", "--epochs", "1", "--honest-only", "--trusted",
                                    "--json", "demo.json", "--out", "plots"], env={"MARKET_RPC_URL": ""},
                              catch_exceptions=False)
     assert out.exit_code == 0, out.output

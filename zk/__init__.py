@@ -4,6 +4,12 @@ BN254 (as circomlib computes it), and the circuits that check them.
 The sketch and the commitment are defined once, here, and used by the trainer, the aggregator
 and the witness builder alike; ``zk/README.md`` has the exact definitions. This package uses
 numpy, never torch.
+
+The round proof lives in submodules imported explicitly (they need groth16py, py_ecc, web3):
+:mod:`zk.round_circuit` (shape, public inputs, witness), :mod:`zk.keys` (development and
+ceremony keys), :mod:`zk.prover` (``make_round_prover``), :mod:`zk.deploy`
+(``deploy_round_verifier``), :mod:`zk.solidity` (the generated verifier) and
+:mod:`zk.verify_py` (a pure-Python Groth16 verifier).
 """
 
 from zk.commitment import (

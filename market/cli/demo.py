@@ -32,10 +32,11 @@ from market.reverts import ether
               show_default=True, help="Where the plots go.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write every number as JSON here.")
+@click.option("--trusted", is_flag=True, help="No proofs: run the task in trusted-aggregator mode.")
 @click.option("--verbose", is_flag=True, help="Log every step of the aggregator.")
 @pass_ctx
 def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unreliable, honest_only, alpha, tau, seed,
-        device, ipfs_api, out_dir, json_path, verbose) -> None:
+        device, ipfs_api, out_dir, json_path, trusted, verbose) -> None:
     """Run a whole market: deploy, post a digits task, N trainers (some attackers), R rounds, payout."""
     from aggregator.demo import DEFAULT_ATTACKS, DEFAULT_UNRELIABLE, DemoOptions, run_demo
     from aggregator.plots import plot_accuracy, plot_contribution_vs_payout
@@ -44,7 +45,7 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         trainers=trainers, rounds=rounds, epochs=epochs, reward_wei=reward, stake_wei=stake,
         attacks=() if honest_only else (attacks or DEFAULT_ATTACKS),
         unreliable=() if honest_only else (unreliable or DEFAULT_UNRELIABLE),
-        alpha=alpha, tau=tau, seed=seed, device=device, ipfs_api=ipfs_api,
+        alpha=alpha, tau=tau, seed=seed, device=device, ipfs_api=ipfs_api, zk=not trusted,
         rpc_url=ctx.config.rpc_url if ctx.config.rpc_url not in (None, "", "embedded") else None,
     )
     with console.status("running the market…") as status:
@@ -56,7 +57,7 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         result = run_demo(options, log=log)
 
     table = Table(title=f"task {result.task_id}: accuracy per round (validation set)")
-    for col in ("round", "accuracy", "flagged", "rejected", "publish gas", "proof"):
+    for col in ("round", "accuracy", "flagged", "rejected", "publishRound gas", "proof"):
         table.add_column(col, justify="right")
     for r in result.rounds:
         marks = lambda bits: ",".join(str(i) for i, b in enumerate(bits) if b) or "-"  # noqa: E731

@@ -101,3 +101,62 @@ def circomlibjs() -> Iterator[CircomlibjsReference]:
         yield ref
     finally:
         ref.close()
+
+
+# --- the round circuit ------------------------------------------------------------------------
+# A small circuit (N = 4 slots, K = 4) keeps setup (~3 s) and proofs (~0.4 s) quick; the 16 x 32
+# default belongs to scripts/bench_zk.py. The key is a DEVELOPMENT key made once per session in
+# a temporary cache, so the tests never depend on (or fill) the user's cache.
+SMALL_N, SMALL_K = 4, 4
+
+
+@pytest.fixture(scope="session")
+def round_keys(tmp_path_factory):
+    """A DEVELOPMENT key for Round(4, 4), made in a temporary key cache."""
+    from zk.keys import development_keys
+    from zk.round_circuit import RoundShape
+
+    return development_keys(RoundShape(SMALL_N, SMALL_K), cache=tmp_path_factory.mktemp("zk-key-cache"))
+
+
+@pytest.fixture(scope="session")
+def zk_base(round_keys):
+    """One embedded chain with a Marketplace and the round verifier for ``round_keys``
+    (τ = 4/1, and a second adapter with τ = 1/2 over the same Groth16 verifier), snapshotted:
+    (chain, marketplace address, deployment, τ=1/2 adapter, snapshot id)."""
+    from market.chain import EmbeddedChain
+    from market.marketplace import Marketplace
+    from zk.deploy import deploy_round_adapter, deploy_round_verifier_full
+
+    chain = EmbeddedChain(accounts=2 + SMALL_N + 1)
+    owner = chain.dev_accounts()[0]
+    market = Marketplace.deploy(chain, owner)
+    deployment = deploy_round_verifier_full(chain, owner, n=SMALL_N, k=SMALL_K, keys=round_keys)
+    half, _ = deploy_round_adapter(chain, owner, deployment.groth16_verifier, round_keys.shape, tau_num=1, tau_den=2)
+    snapshot = chain.tester.take_snapshot()
+    yield chain, market.address, deployment, half, snapshot
+    chain.close()
+
+
+@pytest.fixture
+def zk_market(zk_base, round_keys, gas_report):
+    """A :class:`tests.zk.round_cases.ZkMarket` on the session chain, reverted to its deployed state."""
+    from market.marketplace import Marketplace
+    from tests.zk.round_cases import ZkMarket
+
+    chain, address, _, _, snapshot = zk_base
+    chain.tester.revert_to_snapshot(snapshot)
+    chain.tester.mine_blocks(1)
+    return ZkMarket(chain, Marketplace(chain, address, gas_report=gas_report), round_keys)
+
+
+@pytest.fixture
+def round_verifier(zk_base) -> str:
+    """The τ = 4/1 RoundVerifier adapter (what a task names as its verifier)."""
+    return zk_base[2].address
+
+
+@pytest.fixture
+def round_verifier_half_tau(zk_base) -> str:
+    """A RoundVerifier adapter with τ = 1/2 over the same Groth16 verifier."""
+    return zk_base[3]

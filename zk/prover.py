@@ -1,0 +1,125 @@
+"""Prove a round: witness from the aggregator's own values, Groth16 proof with groth16py.
+
+The witness is built from what the aggregator already computed: its
+:class:`~aggregator.detectors.provable.ProvableRoundResult` (median, median distance, flags,
+g, remainders, scores) and the sketches and salts of the accepted submissions (from intake).
+Nothing recomputes the rule here; the prover only checks that the pieces fit together (each
+sketch opens its stored commitment, the published values are the rule's) and lets the circuit
+check the rest. Failures are typed: :class:`~zk.exceptions.TooManySlotsError`,
+:class:`~zk.exceptions.WitnessInputError`, :class:`~zk.exceptions.UnsatisfiableWitnessError`.
+
+:func:`make_round_prover` returns the aggregator's ``Prover``::
+
+    prover(task_id, round, outcome, stored_commitments, seed, intakes) -> proof bytes
+
+``outcome`` an ``aggregator.round_pipeline.RoundOutcome``, ``intakes`` the round's
+``IntakeResult | None`` per slot (their ``.sketch`` and ``.salt``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zk.commitment import aggregate_commitment
+from zk.exceptions import UnsatisfiableWitnessError, WitnessInputError
+from zk.keys import RoundKeys, development_keys, groth16py_module
+from zk.round_circuit import ProvableResult, RoundShape, witness_input
+
+__all__ = ["RoundProof", "RoundProver", "make_round_prover", "prove_round", "prove_witness"]
+
+
+@dataclass(frozen=True)
+class RoundProof:
+    """A round proof: ``proof`` (256 bytes: a, b with Fp2 words as (c1, c0), c — what
+    ``RoundVerifier.verifyRound`` takes) and the public inputs it proves."""
+
+    proof: bytes
+    public_inputs: list[int]
+    seconds: float
+    key_label: str
+
+
+def prove_witness(keys: RoundKeys, inputs: dict[str, Any], public: Sequence[int], *, check: bool = True) -> RoundProof:
+    """Prove a prepared circuit input (:func:`~zk.round_circuit.witness_input`). With ``check``
+    the proof is verified against ``public`` before it is returned."""
+    g = groth16py_module()
+    proving_key = keys.proving_key  # loaded from the cache on first use, not part of the proving time
+    started = time.perf_counter()
+    try:
+        proof = bytes(g.prove(proving_key, inputs))
+    except g.WitnessError as exc:
+        raise UnsatisfiableWitnessError(
+            f"the round's values do not satisfy the circuit {keys.shape.name}: {exc}") from None
+    seconds = time.perf_counter() - started
+    if check and not g.Verifier(keys.verifying_key).verify(proof, list(public)):
+        raise UnsatisfiableWitnessError("the proof does not verify against its own public inputs")
+    return RoundProof(proof=proof, public_inputs=list(public), seconds=seconds, key_label=keys.label)
+
+
+def prove_round(
+    keys: RoundKeys,
+    result: ProvableResult,
+    *,
+    commitments: Sequence[int],
+    rejections: Sequence[bool],
+    sketches: Sequence[Sequence[int] | None],
+    salts: Sequence[int | None],
+    check: bool = True,
+) -> RoundProof:
+    """Prove that ``result`` (the aggregator's provable-rule values) follows from the
+    sketches opening ``commitments`` (the stored ones, one per trainer slot, 0 for none)."""
+    inputs, public = witness_input(keys.shape, result, commitments=commitments, rejections=rejections,
+                                   sketches=sketches, salts=salts)
+    return prove_witness(keys, inputs, public, check=check)
+
+
+class RoundProver:
+    """The aggregator's ``Prover`` for one circuit and key. The latest proof is kept in
+    ``last`` (its public inputs and proving time)."""
+
+    def __init__(self, keys: RoundKeys, *, log: Callable[[str], None] | None = None) -> None:
+        self.keys = keys
+        self.log = log or (lambda message: None)
+        self.last: RoundProof | None = None
+
+    @property
+    def shape(self) -> RoundShape:
+        return self.keys.shape
+
+    def __call__(self, task_id: int, round_: int, outcome: Any, stored_commitments: Sequence[int], seed: int,
+                 intakes: Sequence[Any | None]) -> bytes:
+        """Prove one round: ``outcome`` a RoundOutcome, ``intakes`` the IntakeResult (or None)
+        per slot, ``stored_commitments`` the chain's; ``seed`` is not part of the statement."""
+        result = outcome.provable
+        n = len(stored_commitments)
+        if len(intakes) != n:
+            raise WitnessInputError(f"{n} stored commitments but {len(intakes)} intake results")
+        published = (list(outcome.flags), [int(s) for s in outcome.scores], int(outcome.aggregate_commitment))
+        rule = (list(result.flags), [int(s) for s in result.scores], aggregate_commitment(list(result.aggregate)))
+        if published != rule:
+            raise WitnessInputError("the round's published flags, scores or aggregate commitment are not the "
+                                    "provable rule's (a task with a verifier must use the `provable` detector)")
+        sketches = [it.sketch if it is not None else None for it in intakes]
+        salts = [it.salt if it is not None else None for it in intakes]
+        proof = prove_round(self.keys, result, commitments=stored_commitments, rejections=list(outcome.rejections),
+                            sketches=sketches, salts=salts)
+        self.last = proof
+        self.log(f"task {task_id} round {round_}: proved in {proof.seconds:.2f} s with the {self.keys.describe()}")
+        return proof.proof
+
+
+def make_round_prover(*, n: int = 16, k: int = 32, keys: RoundKeys | None = None, cache: Path | str | None = None,
+                      log: Callable[[str], None] | None = None) -> RoundProver:
+    """The aggregator's prover for ``Round(n, k)`` with ``keys`` (default: the cached
+    development key, made if missing; it must be the key the task's verifier was deployed
+    for). Call it as ``prover(task_id, round, outcome, stored_commitments, seed, intakes)``."""
+    shape = RoundShape(n, k)
+    if keys is None:
+        keys = development_keys(shape, cache=cache, log=log)
+    elif keys.shape != shape:
+        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    return RoundProver(keys, log=log)
