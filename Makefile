@@ -15,7 +15,7 @@ install: $(STAMP) node_modules/.package-lock.json
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,train]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,train,bench]"
 	touch $(STAMP)
 
 # `npm install` (not `npm ci`): it honours package-lock.json, while `npm ci` refuses the tree
