@@ -119,10 +119,18 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     factory = None
     if validation is not None:
         factory = lambda spec: make_evaluator(spec, load_dataset(validation, spec.data))  # noqa: E731
+    prover = None
+    if not ctx.marketplace.get_task(task_id).trusted_aggregator:
+        from market.task_spec import TaskSpec
+        from zk.prover import make_round_prover
+
+        storage = open_storage(ctx.config)
+        spec = TaskSpec.from_json(storage.get(ctx.marketplace.get_task(task_id).config.spec_cid))
+        prover = make_round_prover(n=16, k=spec.scoring.sketch_k, log=lambda m: console.print(m))
     node = AggregatorNode(
         market=ctx.marketplace, storage=open_storage(ctx.config), account=account, encryption_key=key,
         task_id=task_id, state_dir=state_dir or ctx.config.home / "aggregator", evaluate_factory=factory,
-        log=lambda m: console.print(m),
+        prover=prover, log=lambda m: console.print(m),
     )
     outcome = node.run(poll_seconds=poll)
     console.print(f"task {task_id}: {outcome}")

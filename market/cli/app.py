@@ -45,16 +45,25 @@ def cli(ctx: click.Context, home: Path | None, rpc_url: str | None, market_addre
 
 
 @cli.command("deploy")
+@click.option("--zk/--no-zk", default=True, show_default=True,
+              help="Also deploy the round verifier (Groth16, development key), the default verifier of new tasks.")
 @from_option(default="dev:0", show_default=True)
 @password_file_option()
 @pass_ctx
-def deploy(ctx: CliContext, sender: str, password_file: Path | None) -> None:
-    """Deploy the Marketplace and record its address for this chain."""
+def deploy(ctx: CliContext, zk: bool, sender: str, password_file: Path | None) -> None:
+    """Deploy the Marketplace (and the round verifier) and record the addresses for this chain."""
     deployer = ctx.signer(sender, password_file)
     market = Marketplace.deploy(ctx.chain, deployer)
     block = ctx.chain.block_number()
     ctx.deployments.record(ctx.chain.chain_id, "Marketplace", market.address, block=block, deployer=deployer.address)
     console.print(f"Marketplace deployed at [bold]{market.address}[/] on {ctx.chain.describe()}")
+    if zk:
+        from zk.deploy import deploy_round_verifier  # groth16py only when asked
+
+        with console.status("loading (or making, once) the round circuit's DEVELOPMENT key…"):
+            verifier = deploy_round_verifier(ctx.chain, deployer, n=16, k=32)
+        ctx.deployments.record(ctx.chain.chain_id, "RoundVerifier", verifier, block=block, deployer=deployer.address)
+        console.print(f"RoundVerifier (16 trainers, k=32, tau 4, DEVELOPMENT key) deployed at [bold]{verifier}[/]")
     console.print(f"recorded in {ctx.deployments.path}")
 
 

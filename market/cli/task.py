@@ -9,7 +9,7 @@ from rich.table import Table
 
 from market.cli.context import CliContext, console, pass_ctx, report
 from market.cli.options import AMOUNT, DURATION, from_option, password_file_option
-from market.exceptions import MarketValueError
+from market.exceptions import MarketError, MarketValueError
 from market.reverts import ether, when
 from market.types import ZERO_ADDRESS, TaskConfig, mask_to_bits
 
@@ -75,8 +75,9 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
 @click.option("--publish-grace", type=DURATION, default="1h", show_default=True)
 @click.option("--strikes-to-slash", type=int, default=1, show_default=True,
               help="Rounds flagged or rejected after which a trainer's stake is slashed.")
-@click.option("--verifier", default="none", show_default=True,
-              help="Round verifier address, or 'none' for trusted-aggregator mode (no proof checked).")
+@click.option("--verifier", default="auto", show_default=True,
+              help="Round verifier address; 'auto' = the RoundVerifier `market deploy` recorded (trusted mode when "
+                   "there is none); 'none' = trusted-aggregator mode (no proof checked).")
 @from_option()
 @password_file_option()
 @pass_ctx
@@ -97,6 +98,11 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
         spec_cid = _spec_from_flags(ctx, model, epochs, learning_rate, batch_size, detector, tau)
     owner = ctx.signer(sender, password_file)
     agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
+    if verifier.lower() == "auto":
+        try:
+            verifier = ctx.deployments.address(ctx.chain.chain_id, "RoundVerifier")
+        except MarketError:
+            verifier = "none"
     config = TaskConfig(
         spec_cid=spec_cid, aggregator=agg, aggregator_key=_aggregator_key(aggregator_key),
         verifier=ZERO_ADDRESS if verifier.lower() in {"none", "0", ""} else verifier, stake_wei=stake,

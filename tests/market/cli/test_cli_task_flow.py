@@ -18,7 +18,7 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
     # Prepare: a chain, a deployment, four funded wallets
     up = market_cli.run("chain", "up", "--port", str(anvil_port))
     assert f"http://127.0.0.1:{anvil_port}" in up.stdout
-    market_cli.run("deploy")
+    market_cli.run("deploy", "--no-zk")
     deployments = json.loads((market_cli.home / "deployments.json").read_text())
     assert Web3.is_checksum_address(deployments["31337"]["Marketplace"])
     addresses = {}
@@ -62,7 +62,8 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
 def test_cli_chain_state_survives_restart(market_cli, anvil_port):
     # Prepare
     market_cli.run("chain", "up", "--port", str(anvil_port))
-    market_cli.run("deploy")
+    deployed = market_cli.run("deploy")  # with the round verifier: new tasks default to it
+    assert "RoundVerifier" in deployed.stdout and "DEVELOPMENT key" in deployed.stdout
     market_cli.run("wallet", "new", "owner")
     market_cli.run("wallet", "new", "agg")
     market_cli.run("wallet", "fund", "owner", "--amount", "1ether", "--from", "dev:0")
@@ -84,3 +85,5 @@ def test_cli_chain_state_survives_restart(market_cli, anvil_port):
     assert "started" in again.stdout
     shown = market_cli.run("task", "show", "1").stdout
     assert "Open" in shown and "0.5 ETH" in shown
+    verifier = json.loads((market_cli.home / "deployments.json").read_text())["31337"]["RoundVerifier"]
+    assert f"zk-verified ({verifier})" in shown
