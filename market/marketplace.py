@@ -207,7 +207,11 @@ def send_transaction(chain: ChainBackend, sender: LocalAccount, call: Any, funct
         params = {"from": sender.address, "value": value, "nonce": web3.eth.get_transaction_count(sender.address, "pending"),
                   "chainId": chain.chain_id}
         try:
-            limit = gas if gas is not None else int(call.estimate_gas(params) * GAS_MARGIN) + 20_000
+            if gas is None:
+                limit = int(call.estimate_gas(params) * GAS_MARGIN) + 20_000
+            else:  # one dry run instead of an estimate's many: a revert is still caught and decoded here
+                call.call({**params, "gas": gas})
+                limit = gas
             tx = call.build_transaction({**params, "gas": limit})
         except REVERTS as exc:
             raise revert(exc, function) from None
