@@ -1,0 +1,120 @@
+"""Every benchmark in --quick mode: the tables have their columns and sane values, RESULTS.md
+is assembled with its command and machine, the plots are PNG files. Not a timed test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import overhead, robustness, zk_table
+from benchmarks.common import ACCURACY_NOISE, REPO_ROOT
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _floats(cells: list[str]) -> list[float]:
+    return [float(c) for c in cells]
+
+
+def test_results_md_has_command_machine_and_sections_in_order(quick_run):
+    sections, path = quick_run
+    text = path.read_text()
+    assert "`python scripts/bench_all.py --quick`" in text
+    for key in ("| cpu |", "| cores |", "| python |", "| torch |", "| flwr |", "| date |"):
+        assert key in text
+    positions = [text.index(f"## {i}. ") for i in range(1, 6)]
+    assert positions == sorted(positions)
+    for section in sections.values():
+        assert f"Command: `{section.command}`" in text
+        for plot in section.plots:
+            assert plot.read_bytes()[:8] == PNG
+            assert f"]({plot.name})" in text
+
+
+def test_overhead_quick_tables(quick_run):
+    section = quick_run[0]["overhead"]
+    steps = section.table("Overhead: time of one round")
+    assert steps.columns == ["step", "side", "market s/round", "per trainer", "share of round",
+                             "market on anvil s/round", "Flower FedAvg s/round"]
+    labels = steps.column("step")
+    assert labels[: len(overhead.STEPS)] == [label for label, _ in overhead.STEPS]
+    assert labels[-3:] == ["total", "not-training / training", "… without the audit-only rows"]
+    assert steps.rows[labels.index("proving")][2] != "n/a (trusted mode)"  # the demo proves by default
+    assert section.data["per_round"]["local training"] > 0
+    assert section.data["ratio"] > 0
+
+    accuracy = section.table("Overhead: validation accuracy per round")
+    assert accuracy.column("round") == ["0", "final (test split)"]
+    market = _floats(accuracy.column("market (provable rule + FedAvg)"))
+    flower = _floats(accuracy.column("Flower FedAvg (same seeds)"))
+    assert all(0.0 <= a <= 1.0 for a in market + flower)
+    assert section.data["verdict"] == "match within noise"
+    assert max(abs(a - b) for a, b in zip(market, flower)) <= max(ACCURACY_NOISE, *_floats(accuracy.column("|noise|")))
+
+
+def test_gas_table_is_in_section_four(quick_run):
+    zk = quick_run[0]["zk"]
+    gas = zk.table("Gas of every contract call")
+    functions = gas.column("function")
+    for name in ("submitUpdate", "commitSketch", "closeSubmissions", "publishRound", "createTask", "finalize"):
+        assert name in functions
+    per_trainer = dict(zip(functions, gas.column("per trainer per round")))
+    assert int(per_trainer["submitUpdate"].replace(",", "")) > 21_000
+    if zk_table.ZK_SCRIPT.exists():
+        assert zk.notes and zk.notes[0].startswith("Output of `python scripts/bench_zk.py --quick`")
+
+
+def test_zk_placeholder_when_the_script_is_absent(tmp_path, monkeypatch):
+    monkeypatch.setattr(zk_table, "ZK_SCRIPT", tmp_path / "bench_zk.py")
+    section = zk_table.run(quick=True)
+    table = section.table("zk proofs of a round")
+    assert table.column("N trainers") == ["4", "8", "16"]
+    assert all(cell == zk_table.NOT_MEASURED for row in table.rows for cell in row[1:])
+
+
+def test_robustness_quick_tables(quick_run):
+    section = quick_run[0]["robustness"]
+    accuracy = section.table("Robustness: final test accuracy")
+    assert accuracy.columns == ["partition", "attack", "attackers", *robustness.ARMS, "verdict"]
+    assert len(accuracy.rows) == 1
+    assert all(0.0 <= v <= 1.0 for v in _floats([accuracy.rows[0][accuracy.columns.index(a)] for a in robustness.ARMS]))
+    assert accuracy.column("verdict")[0].split()[0] in ("beats", "tie", "LOSES")
+    detection = section.table("Robustness: detection")
+    assert detection.columns == ["partition", "attack", "attackers", *robustness.OURS, "Krum (keeps 1)"]
+    for cell in detection.rows[0][3:]:
+        assert cell.startswith("P ") and " · R " in cell
+    assert all(" · paid " in cell for cell in detection.rows[0][3:6])
+
+
+def test_fairness_quick_tables(quick_run):
+    section = quick_run[0]["fairness"]
+    table = section.table("Fairness: agreement")
+    assert table.columns == ["method", "Spearman ρ per round (mean)", "Spearman ρ of the totals",
+                             "wall time per round", "utility evaluations per round", "paid / provable"]
+    assert table.column("method") == ["exact Shapley (reference)", "provable (paid)", "leave-one-out",
+                                      "TMC-Shapley", "GTG-Shapley"]
+    for cell in table.column("Spearman ρ of the totals")[1:]:
+        assert cell == "n/a" or -1.0 <= float(cell) <= 1.0
+    per_trainer = section.table("Fairness: each trainer's total")
+    assert len(per_trainer.rows) == 8
+    assert section.data["evaluations"]["exact"] == 256
+
+
+def test_scale_quick_table(quick_run):
+    section = quick_run[0]["scale"]
+    table = section.table("Scale: one round")
+    assert table.columns == ["d", "n", "path", "time", "per trainer", "peak memory", "peak / update size", "flagged"]
+    assert len(table.rows) == 6
+    assert set(table.column("path")) == {"service path", "two-pass streaming"}
+    records = section.data["records"]
+    assert all(r["peak_bytes"] > 0 and r["seconds"] > 0 and r["flagged"] >= 1 for r in records)
+
+
+@pytest.mark.parametrize("script", ["bench_overhead", "bench_robustness", "bench_fairness", "bench_scale", "bench_all"])
+def test_benchmark_scripts_start(script):
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / f"{script}.py"), "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--quick" in done.stdout
