@@ -137,7 +137,8 @@ def protocol_text(doc: str) -> str:
 
 
 def machine_info() -> dict[str, str]:
-    """Cores, CPU model, memory, Python and library versions, date, commit."""
+    """Cores, CPU model, memory, Python and library versions, date, commit (with a mark when the
+    working tree differs from it, untracked files included: call it before writing results)."""
     cpu = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -170,7 +171,7 @@ def machine_info() -> dict[str, str]:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         info["commit"] = (commit or "unknown") + (" + uncommitted changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):

@@ -373,9 +373,9 @@ def run(*, quick: bool = False, out: Path, seed: int = 0, trainers: int | None =
          if proofs else "Proving: trusted-aggregator mode (`--trusted`), so no proof is made; the proving cost per "
          "round is the zk table's (section 4)."),
         f"With torch's default of {default_threads} intra-op threads (what a trainer gets unless told otherwise) the "
-        f"same local training took {fmt_s(default_threads_s)} per round instead of {fmt_s(training)} "
-        f"({default_threads_s / training:.0f}× slower): on these {os.cpu_count()} vCPUs threading only hurts this tiny "
-        "MLP, so the market and Flower both train with one thread here.",
+        f"same local training took {fmt_s(default_threads_s)} per round, {default_threads_s / training:.1f}× the "
+        "one-thread time of the table; the market and Flower both train with one thread here, so the comparison "
+        "does not depend on it.",
         f"LOSES to Flower: the market's round costs {total / fl_total:.1f}× Flower's on this model; local training "
         f"is only {training / total:.1%} of it." if fl_total and total > fl_total else "",
     ]

@@ -21,6 +21,7 @@ def run_all(*, quick: bool = False, out: Path = DEFAULT_OUT, only: Sequence[str]
             torch_threads: int | None = 1, log=print) -> tuple[list[Section], Path]:
     """Run the benchmarks named in ``only`` (in the issue's order) and write ``out/RESULTS.md``."""
     started = time.perf_counter()
+    machine = machine_info()  # before anything is written, so the commit mark describes the code that ran
     load_before = os.getloadavg()
     out.mkdir(parents=True, exist_ok=True)
     threads = set_torch_threads(torch_threads)
@@ -43,7 +44,6 @@ def run_all(*, quick: bool = False, out: Path = DEFAULT_OUT, only: Sequence[str]
         log("running scale …")
         sections.append(scale.run(quick=quick, out=out, seed=seed))
     total = time.perf_counter() - started
-    machine = machine_info()
     machine["torch threads"] = str(threads)
     machine["load average (1/5/15 min) before / after"] = (" / ".join(f"{x:.2f}" for x in load_before) + "  →  "
                                                            + " / ".join(f"{x:.2f}" for x in os.getloadavg()))
