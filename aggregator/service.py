@@ -38,7 +38,7 @@ from market.marketplace import Marketplace
 from market.storage import Storage, StorageUnavailable
 from market.task_spec import TaskSpec
 from market.types import RoundPublication, TaskState
-from trainers.models import build_model, model_to_bytes, param_spec, state_from_bytes, state_to_numpy
+from trainers.models import model_to_bytes, param_spec, round_start_state
 from zk.sketch import SketchParams
 
 Prover = Callable[[int, int, RoundOutcome, list[int], int, list[IntakeResult | None]], bytes]
@@ -114,13 +114,7 @@ class AggregatorNode:
 
     def global_state(self, round_: int) -> tuple[dict, str | None]:
         """The model round ``round_`` starts from, and its CID (None for a seed-built initial model)."""
-        if round_ == 0:
-            cid = self.spec.model.initial_model_cid
-            if cid is None:
-                return state_to_numpy(build_model(self.spec.model, dtype=self.spec.training.dtype)), None
-        else:
-            cid = self.market.get_round(self.task_id, round_ - 1).global_model_cid
-        return state_from_bytes(self.storage.get(cid), expect=self._param_spec()), cid
+        return round_start_state(self.market, self.storage, self.spec, self.task_id, round_)
 
     # --- one step ----------------------------------------------------------------------------
     def step(self) -> str:

@@ -291,3 +291,19 @@ def with_input_range(spec: TaskSpec) -> TaskSpec:
         return spec
     params = {**spec.model.params, "input_range": [float(v) for v in spec.data.value_range]}
     return spec.model_copy(update={"model": spec.model.model_copy(update={"params": params})})
+
+
+def round_start_state(market: Any, storage: Any, spec: TaskSpec, task_id: int,
+                      round_: int) -> tuple[dict[str, np.ndarray], str | None]:
+    """The global model round ``round_`` of a task starts from, and its CID: the spec's initial
+    model for round 0 (built from ``init_seed`` when the spec names none, CID ``None``), else
+    the model the previous round published. Checked against the spec's :func:`param_spec`.
+    Shared by the trainer loop and the aggregator service."""
+    dtype = spec.training.dtype
+    if round_ == 0:
+        cid = spec.model.initial_model_cid
+        if cid is None:
+            return state_to_numpy(build_model(spec.model, dtype=dtype)), None
+    else:
+        cid = market.get_round(task_id, round_ - 1).global_model_cid
+    return state_from_bytes(storage.get(cid), expect=param_spec(spec.model, dtype=dtype)), cid

@@ -42,7 +42,7 @@ from market.update_package import UpdateMetadata, build_update_package, load_upd
 from trainers.attacks import AttackContext, AttackPlan
 from trainers.data import Dataset, check_schema
 from trainers.exceptions import TrainerError
-from trainers.models import build_model, param_spec, state_from_bytes, state_to_numpy
+from trainers.models import param_spec, round_start_state
 from trainers.training import train_local
 from zk.commitment import random_salt, sketch_commitment
 from zk.sketch import SketchParams, sketch_update
@@ -151,13 +151,7 @@ class TrainerNode:
     def global_state(self, round_: int) -> dict[str, np.ndarray]:
         """The global model a round starts from: the spec's initial model for round 0, else the
         model the previous round published."""
-        if round_ == 0:
-            cid = self.spec.model.initial_model_cid
-            if cid is None:
-                return state_to_numpy(build_model(self.spec.model, dtype=self.spec.training.dtype))
-        else:
-            cid = self.market.get_round(self.task_id, round_ - 1).global_model_cid
-        return state_from_bytes(self.storage.get(cid), expect=self._param_spec())
+        return round_start_state(self.market, self.storage, self.spec, self.task_id, round_)[0]
 
     # --- one step ----------------------------------------------------------------------------
     def step(self) -> str:
