@@ -111,6 +111,7 @@ def _instrumented_demo(options, timer: StepTimer, gas):
     import aggregator.demo as demo
     import aggregator.round_pipeline as pipeline
     import aggregator.service as service
+    import trainers.models as models
     import trainers.node as node
     import zk.deploy as zk_deploy
     import zk.prover as zk_prover
@@ -159,7 +160,7 @@ def _instrumented_demo(options, timer: StepTimer, gas):
     pub = "publishing (model, transcript, publishRound)"
     timed = [  # (owner, attribute, step): the real functions each step calls
         (node, "train_local", "local training"), (node, "build_update_package", pack),
-        (node, "load_update_package", pack), (node, "state_from_bytes", pack), (service, "state_from_bytes", pack),
+        (node, "load_update_package", pack), (models, "state_from_bytes", pack),
         (node, "encrypt_for_aggregator", "encryption"), (node, "sketch_update", "sketch + commitment"),
         (node, "sketch_commitment", "sketch + commitment"),
         (Storage, "put", store), (Storage, "get", store), (EmbeddedStorage, "pin", store),
