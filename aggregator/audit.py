@@ -11,13 +11,18 @@ aggregator's transcript, the encrypted submissions). Checks, per round:
    for the stated reason (or the stored bytes miss the digest, or no sketch was committed);
 4. the provable rule (:func:`aggregator.detectors.provable.provable_round`, the same function
    the aggregator ran) over those sketches gives exactly the posted flags, scores and aggregate
-   commitment.
+   commitment;
+5. for a zk-verified task, the proof in the publishRound calldata verifies again with the
+   independent py_ecc verifier, under the key the on-chain verifier was generated from
+   (:func:`zk.onchain.check_published_proof`), on public inputs built from chain data.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aggregator.detectors.provable import provable_round, tau_fraction
 from aggregator.intake import NO_COMMITMENT, WRONG_DIGEST
@@ -43,6 +48,7 @@ class Check:
 class RoundAudit:
     round: int
     checks: list[Check] = field(default_factory=list)
+    mode: str = ""
 
     @property
     def ok(self) -> bool:
@@ -52,10 +58,13 @@ class RoundAudit:
         self.checks.append(Check(what, bool(ok), detail))
 
 
-def audit_round(market: Marketplace, storage: Storage, task_id: int, round_: int) -> RoundAudit:
-    """Re-run one published round; every check is recorded, none stops the audit."""
+def audit_round(market: Marketplace, storage: Storage, task_id: int, round_: int, *,
+                keys: Iterable[dict | str | Path] = ()) -> RoundAudit:
+    """Re-run one published round; every check is recorded, none stops the audit. ``keys``:
+    verification-key documents (or files) to try besides the known ones (check 5)."""
     audit = RoundAudit(round_)
     task = market.get_task(task_id)
+    audit.mode = task.mode
     info = market.get_round(task_id, round_)
     if not info.published:
         audit.add("round is published", False, f"round {round_} of task {task_id} is not published")
@@ -107,6 +116,11 @@ def audit_round(market: Marketplace, storage: Storage, task_id: int, round_: int
     audit.add("scores follow the provable rule", list(result.scores) == [int(s) for s in published["scores"]])
     audit.add("aggregate commitment reproduces",
               aggregate_commitment(list(result.aggregate)) == info.aggregate_commitment)
+    if not task.trusted_aggregator:
+        from zk.onchain import check_published_proof
+
+        proof = check_published_proof(market, task_id, round_, transcript=transcript, keys=keys)
+        audit.add("proof verifies in Python (py_ecc) under the on-chain verifier's key", proof.ok, proof.detail)
     return audit
 
 
@@ -138,9 +152,11 @@ def _check_rejection(storage, sub, row, key, pspec, spec, params, task_id, round
         "the package is valid: the rejection is not backed"
 
 
-def audit_task(market: Marketplace, storage: Storage, task_id: int, rounds: list[int] | None = None) -> list[RoundAudit]:
+def audit_task(market: Marketplace, storage: Storage, task_id: int, rounds: list[int] | None = None, *,
+               keys: Iterable[dict | str | Path] = ()) -> list[RoundAudit]:
     """Audit the given rounds (default: every published round)."""
     task = market.get_task(task_id)
     if rounds is None:
         rounds = list(range(task.published_rounds))
-    return [audit_round(market, storage, task_id, r) for r in rounds]
+    keys = list(keys)
+    return [audit_round(market, storage, task_id, r, keys=keys) for r in rounds]

@@ -66,6 +66,9 @@ class DemoOptions:
     task in trusted-aggregator mode."""
     zk_slots: int = 16
     """Trainer slots of the round circuit (one verifier serves 1 to this many trainers)."""
+    audit: bool = True
+    """Audit every round at the end as an outsider would (``market audit``: every posted number
+    recomputed from chain + storage, each proof verified again in Python)."""
 
 
 @dataclass
@@ -192,6 +195,17 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
         if market.credit_of(account.address):
             market.withdraw(account)
     result = _collect(market, storage, task_id, spec, test, kinds, trainer_accounts, owner, aggregator, options)
+    if options.audit:
+        from aggregator.audit import audit_task
+
+        for audit in audit_task(market, storage, task_id):
+            proof = [c.ok for c in audit.checks if c.what.startswith("proof verifies in Python")]
+            result.rounds[audit.round]["audit"] = {"ok": audit.ok, "checks": len(audit.checks),
+                                                   "failed": [c.what for c in audit.checks if not c.ok],
+                                                   "proof_verified_in_python": proof[0] if proof else None}
+        audited = [r["audit"]["ok"] for r in result.rounds]
+        log(f"audit: {sum(audited)} of {len(audited)} rounds reproduce from chain + storage"
+            + (" (proofs verified again in Python)" if options.zk or verifier else ""))
     result.seconds = time.perf_counter() - started
     return result
 

@@ -109,6 +109,11 @@ class AggregatorNode:
                 self._evaluate = self._evaluate_factory(self._spec)
         return self._spec
 
+    def _key_document(self) -> dict | None:
+        """The prover's verification-key document, for the transcript (None for a prover without one)."""
+        document = getattr(self.prover, "key_document", None)
+        return document() if callable(document) else None
+
     def _param_spec(self) -> dict:
         return param_spec(self.spec.model, dtype=self.spec.training.dtype)
 
@@ -211,7 +216,8 @@ class AggregatorNode:
             proof = self.prover(self.task_id, round_, outcome, commitments, info.seed, intakes)
             proof_seconds = time.perf_counter() - started
         transcript = build_transcript(self.task_id, round_, spec, info.seed, trainers, submissions, intakes, outcome,
-                                      model_cid, previous_cid, proof_seconds, proof)
+                                      model_cid, previous_cid, proof_seconds, proof,
+                                      verifier_key=self._key_document() if proof else None)
         transcript_cid = self.storage.put(json.dumps(transcript, sort_keys=True, indent=1).encode())
         self.storage.pin(transcript_cid)
         saved = {
@@ -266,7 +272,7 @@ class AggregatorNode:
 
 
 def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes, outcome: RoundOutcome, model_cid,
-                     previous_cid, proof_seconds, proof: bytes = b"") -> dict[str, Any]:
+                     previous_cid, proof_seconds, proof: bytes = b"", verifier_key: dict | None = None) -> dict[str, Any]:
     """The round's audit transcript: enough for anyone to recompute every provable number
     (sketches and salts open the stored commitments), plus the estimates that are not paid on."""
     p = outcome.provable
@@ -292,4 +298,5 @@ def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes
         "aggregate_commitment": str(outcome.aggregate_commitment), "validation_shapley": outcome.shapley,
         "accuracy_before": outcome.accuracy_before, "accuracy_after": outcome.accuracy,
         "proof_seconds": proof_seconds, "proof": proof.hex() if proof else None,
+        "verifier": verifier_key,
     }

@@ -32,6 +32,9 @@ def test_demo_on_the_embedded_chain(tmp_path):
     # zk by default: every round proved and verified by the contract before it recorded the scores
     assert all(r["publish_gas"] > 0 and r["verified_on_chain"] is True for r in result.rounds)
     assert all(r["proof_seconds"] > 0 for r in result.rounds)
+    # and the closing audit reproduced every round, each proof verified again with py_ecc
+    assert all(r["audit"]["ok"] and r["audit"]["proof_verified_in_python"] is True for r in result.rounds), \
+        [r["audit"] for r in result.rounds]
 
 
 def test_demo_on_anvil(anvil_node, tmp_path):

@@ -90,6 +90,13 @@ class RoundProver:
     def shape(self) -> RoundShape:
         return self.keys.shape
 
+    def key_document(self) -> dict:
+        """The verification-key document of the key this prover proves with (the aggregator puts
+        it in each round's transcript; ``market audit`` checks it against the deployed verifier)."""
+        from zk.solidity import vk_document
+
+        return vk_document(self.keys)
+
     def __call__(self, task_id: int, round_: int, outcome: Any, stored_commitments: Sequence[int], seed: int,
                  intakes: Sequence[Any | None]) -> bytes:
         """Prove one round: ``outcome`` a RoundOutcome, ``intakes`` the IntakeResult (or None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from market.solc import REPO_ROOT, SETTINGS
 from zk.exceptions import VerifierBuildError, ZkToolMissingError
-from zk.keys import DEVELOPMENT_LABEL, RoundKeys, groth16py_module
+from zk.keys import DEVELOPMENT_LABEL, RoundKeys, cache_root, groth16py_module
 from zk.round_circuit import RoundShape
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "committed_vk",
     "committed_vk_path",
     "compile_verifier",
+    "compiled_verifier",
     "generate_verifier_source",
     "verifier_artifact",
     "verifier_name",
@@ -137,25 +139,36 @@ def compile_verifier(shape: RoundShape, source: str) -> dict:
 
 def verifier_artifact(keys: RoundKeys, *, log=None) -> dict:
     """The compiled verifier for ``keys``: the committed ``contracts/build`` artifact when the
-    key is the committed one, else compiled now (cached beside a cached key)."""
+    key is the committed one, else compiled now (cached in the key's cache root)."""
+    source = generate_verifier_source(keys.shape, keys.vk_json, origin=keys.origin, circuit_hash=keys.circuit_hash)
+    cache = keys.directory.parent if keys.directory is not None else None
+    return compiled_verifier(keys.shape, source, cache=cache, log=log, what=keys.describe())
+
+
+def compiled_verifier(shape: RoundShape, source: str, *, cache: Path | str | None = None, log=None,
+                      what: str = "") -> dict:
+    """The artifact of one generated verifier source: ``contracts/build``'s when it is the
+    committed source, else from ``<cache root>/verifiers/<sha256 of the source>.json``, else
+    compiled now and cached there (deploying and auditing a key share the one compilation)."""
     from market.artifacts import BUILD_DIR
 
-    shape = keys.shape
-    source = generate_verifier_source(shape, keys.vk_json, origin=keys.origin, circuit_hash=keys.circuit_hash)
     committed = verifier_path(shape)
     build = BUILD_DIR / f"{verifier_name(shape)}.json"
     if committed.is_file() and committed.read_text() == source and build.is_file():
         return json.loads(build.read_text())
-    cached = keys.directory / "verifier-artifact.json" if keys.directory is not None else None
-    if cached is not None and cached.is_file():
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    cached = cache_root(cache) / "verifiers" / f"{verifier_name(shape)}-{digest[:32]}.json"
+    if cached.is_file():
         artifact = json.loads(cached.read_text())
         if artifact.get("source") == source:
             return artifact
     if log is not None:
-        log(f"compiling the verifier for {keys.describe()} (not the committed key)")
+        log(f"compiling the verifier for {what or shape.name} (not the committed key)")
     artifact = compile_verifier(shape, source)
-    if cached is not None:
-        cached.write_text(json.dumps({**artifact, "source": source}) + "\n")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps({**artifact, "source": source}) + "\n")
+    os.replace(partial, cached)
     return artifact
 
 

@@ -33,10 +33,11 @@ from market.reverts import ether
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write every number as JSON here.")
 @click.option("--trusted", is_flag=True, help="No proofs: run the task in trusted-aggregator mode.")
+@click.option("--no-audit", is_flag=True, help="Skip the closing audit (market audit of every round).")
 @click.option("--verbose", is_flag=True, help="Log every step of the aggregator.")
 @pass_ctx
 def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unreliable, honest_only, alpha, tau, seed,
-        device, ipfs_api, out_dir, json_path, trusted, verbose) -> None:
+        device, ipfs_api, out_dir, json_path, trusted, no_audit, verbose) -> None:
     """Run a whole market: deploy, post a digits task, N trainers (some attackers), R rounds, payout."""
     from aggregator.demo import DEFAULT_ATTACKS, DEFAULT_UNRELIABLE, DemoOptions, run_demo
     from aggregator.plots import plot_accuracy, plot_contribution_vs_payout
@@ -45,7 +46,7 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         trainers=trainers, rounds=rounds, epochs=epochs, reward_wei=reward, stake_wei=stake,
         attacks=() if honest_only else (attacks or DEFAULT_ATTACKS),
         unreliable=() if honest_only else (unreliable or DEFAULT_UNRELIABLE),
-        alpha=alpha, tau=tau, seed=seed, device=device, ipfs_api=ipfs_api, zk=not trusted,
+        alpha=alpha, tau=tau, seed=seed, device=device, ipfs_api=ipfs_api, zk=not trusted, audit=not no_audit,
         rpc_url=ctx.config.rpc_url if ctx.config.rpc_url not in (None, "", "embedded") else None,
     )
     with console.status("running the market…") as status:
@@ -57,15 +58,22 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         result = run_demo(options, log=log)
 
     table = Table(title=f"task {result.task_id}: accuracy per round (validation set)")
-    for col in ("round", "accuracy", "flagged", "rejected", "publishRound gas", "proof"):
+    columns = ["round", "accuracy", "flagged", "rejected", "publishRound gas", "proof"]
+    audited = all("audit" in r for r in result.rounds)
+    for col in columns + (["audit"] if audited else []):
         table.add_column(col, justify="right")
     for r in result.rounds:
         marks = lambda bits: ",".join(str(i) for i, b in enumerate(bits) if b) or "-"  # noqa: E731
         proof = ("verified" if r["verified_on_chain"] else "trusted")
         if r["proof_seconds"] is not None:
             proof += f" ({r['proof_seconds']:.1f}s)"
-        table.add_row(str(r["round"]), f"{r['accuracy']:.3f}", marks(r["flags"]), marks(r["rejections"]),
-                      f"{r['publish_gas']:,}", proof)
+        cells = [str(r["round"]), f"{r['accuracy']:.3f}", marks(r["flags"]), marks(r["rejections"]),
+                 f"{r['publish_gas']:,}", proof]
+        if audited:
+            audit = r["audit"]
+            cells.append(f"[green]{audit['checks']} checks ok[/]" if audit["ok"]
+                         else f"[red]FAILED: {'; '.join(audit['failed'])}[/]")
+        table.add_row(*cells)
     console.print(table)
 
     table = Table(title="trainers")
@@ -93,3 +101,7 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result.to_json(), indent=1))
         console.print(f"numbers: {json_path}")
+    failed = [r["round"] for r in result.rounds if "audit" in r and not r["audit"]["ok"]]
+    if failed:
+        console.print(f"[red]the audit does not reproduce round(s) {', '.join(map(str, failed))}[/]")
+        raise SystemExit(1)
