@@ -13,6 +13,7 @@ __all__ = [
     "AggregatorError",
     "AggregatorValueError",
     "EmptyAggregationError",
+    "UpdateReloadError",
     "UnknownDetectorError",
     "UpdateMismatchError",
 ]
@@ -39,3 +40,8 @@ class UpdateMismatchError(AggregatorValueError):
 
 class UnknownDetectorError(AggregatorValueError):
     """A scoring policy names a detector that is not in the registry."""
+
+
+class UpdateReloadError(AggregatorError):
+    """An accepted update whose tensors were released could not be read again (storage lost it,
+    or its bytes no longer pass the checks they passed at intake)."""

@@ -10,16 +10,26 @@ as far as decryption, so anyone can open that one submission and check the rejec
 
 A pure function (:func:`check_submission`) over bytes and chain values, so the service, the
 audit and the benchmarks share it; :func:`fetch_and_check` adds the storage fetch.
+
+Memory: an accepted result holds its update's tensors (O(d)). A round of n submissions whose
+updates would not fit the aggregator's memory budget is taken in *streaming* mode
+(:func:`intake_round` with ``stream=True``): each accepted result drops its tensors right after
+its checks (:meth:`IntakeResult.release`) and reads them again, one at a time, when FedAvg needs
+them (:meth:`IntakeResult.load_tensors`: fetch, digest, decrypt, package checks again), so the
+round holds O(d) instead of O(n·d), for one more fetch and decryption per accepted update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from aggregator.exceptions import UpdateReloadError
 from market.encryption import EncryptionError, decrypt_with_evidence_key, envelope_digest, evidence_key
 from market.storage import BlockCorrupted, DagFormatError, InvalidCid, NotFound, Storage
 from market.update_package import UpdateMetadata, UpdatePackageError, load_update_package
@@ -48,10 +58,26 @@ class IntakeResult:
     sketch: list[int] | None = None
     salt: int | None = None
     evidence_key: bytes | None = None
+    reload: Callable[[], dict[str, np.ndarray]] | None = field(default=None, repr=False, compare=False)
+    """Reads the tensors again after :meth:`release` (set by :func:`fetch_and_check`)."""
 
     @property
     def accepted(self) -> bool:
         return self.reason is None
+
+    def load_tensors(self) -> dict[str, np.ndarray]:
+        """The update's tensors: the ones kept, or, after :meth:`release`, read again from
+        storage (not kept: the caller holds them only as long as it needs them)."""
+        if self.tensors is not None:
+            return self.tensors
+        if self.reload is None:
+            raise UpdateReloadError(f"slot {self.slot} ({self.trainer}) holds no tensors and cannot read them again")
+        return self.reload()
+
+    def release(self) -> None:
+        """Drop the tensors when they can be read again (else keep them)."""
+        if self.reload is not None:
+            self.tensors = None
 
     @property
     def num_samples(self) -> int:
@@ -110,7 +136,57 @@ def fetch_and_check(storage: Storage, cid: str, **kwargs) -> IntakeResult:
         envelope = storage.get(cid)
     except (NotFound, BlockCorrupted, DagFormatError, InvalidCid) as exc:
         return _reject(IntakeResult(slot=kwargs["slot"], trainer=kwargs["trainer"]), UNAVAILABLE, str(exc))
-    return check_submission(envelope=envelope, **kwargs)
+    result = check_submission(envelope=envelope, **kwargs)
+    if result.accepted:
+        result.reload = functools.partial(_reload, storage, cid, kwargs)
+    return result
+
+
+def _reload(storage: Storage, cid: str, checks: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """An accepted update's tensors, read again: fetch, digest, decrypt, package checks."""
+    try:
+        envelope = storage.get(cid)
+    except (NotFound, BlockCorrupted, DagFormatError, InvalidCid) as exc:
+        raise UpdateReloadError(f"slot {checks['slot']}: {cid} can no longer be read: {exc}") from None
+    if envelope_digest(envelope) != checks["digest"]:
+        raise UpdateReloadError(f"slot {checks['slot']}: {cid} no longer matches its digest")
+    try:
+        plaintext = decrypt_with_evidence_key(envelope, evidence_key(envelope, checks["private_key"]))
+        package = load_update_package(
+            plaintext, checks["param_spec"], max_bytes=checks["max_bytes"], max_norm=checks["max_norm"],
+            expect={"task_id": checks["task_id"], "round": checks["round_"], "trainer": checks["trainer"]},
+        )
+    except (EncryptionError, UpdatePackageError) as exc:
+        raise UpdateReloadError(f"slot {checks['slot']}: {cid} no longer passes intake: {exc}") from None
+    return package.tensors
+
+
+def update_bytes(param_spec: Mapping[str, tuple]) -> int:
+    """Bytes of one update's tensors under ``param_spec`` (name -> (shape, dtype))."""
+    total = 0
+    for shape, dtype in param_spec.values():
+        total += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return total
+
+
+def intake_round(storage: Storage, submissions: Iterable[tuple[int, str, Any] | None], *, stream: bool,
+                 **checks: Any) -> list[IntakeResult | None]:
+    """:func:`fetch_and_check` on each submitted slot; ``submissions`` yields, per slot, None
+    (no submission) or ``(slot, trainer, submission)`` with the chain's ``update_cid``,
+    ``update_digest`` and ``sketch_commitment``. With ``stream`` each accepted result releases
+    its tensors at once (memory O(d) for the round; FedAvg reads them again)."""
+    results: list[IntakeResult | None] = []
+    for entry in submissions:
+        if entry is None:
+            results.append(None)
+            continue
+        slot, trainer, sub = entry
+        result = fetch_and_check(storage, sub.update_cid, slot=slot, trainer=trainer, digest=sub.update_digest,
+                                 commitment=sub.sketch_commitment, **checks)
+        if stream:
+            result.release()
+        results.append(result)
+    return results
 
 
 def _reject(result: IntakeResult, reason: str, detail: str) -> IntakeResult:

@@ -69,9 +69,13 @@ def assess_round(
     history: MudHogDetector | None = None,
     dtype: str = "float32",
     shapley_seed: int = 0,
+    shapley: bool = True,
 ) -> RoundOutcome:
     """Assess one round. ``intakes[i]`` is slot i's verdict, ``None`` when it did not submit.
-    ``history`` carries MUD-HoG's per-trainer history across rounds when that detector is used."""
+    ``history`` carries MUD-HoG's per-trainer history across rounds when that detector is used.
+    FedAvg reads the accepted updates one at a time (:meth:`IntakeResult.load_tensors`), so
+    released intakes keep the round at O(d); ``shapley=False`` skips the validation Shapley
+    estimates, which hold every accepted update at once (O(n·d))."""
     n = len(intakes)
     rejected = [bool(it is not None and not it.accepted) for it in intakes]
     sketches = [it.sketch if it is not None and it.accepted else None for it in intakes]
@@ -86,7 +90,7 @@ def assess_round(
         scores = list(provable.scores)
         accepted = list(provable.accepted)
     else:
-        updates = [_flat(it.tensors) if it is not None and it.accepted else None for it in intakes]
+        updates = [_flat(it.load_tensors()) if it is not None and it.accepted else None for it in intakes]
         detector = history if scoring.detector == "mud_hog" and history is not None else make_detector(scoring.detector)
         detection = detector.detect(updates, rejected=rejected)
         flags = [bool(f) for f in detection.flags]
@@ -98,7 +102,7 @@ def assess_round(
     accumulator = FedAvgAccumulator(dtype=dtype)
     for i, it in enumerate(intakes):
         if accepted[i]:
-            accumulator.add(it.num_samples, it.tensors)
+            accumulator.add(it.num_samples, it.load_tensors())
     new_global = apply_to(global_state, accumulator.result()) if accumulator.count else {
         k: np.array(v, copy=True) for k, v in global_state.items()}
 
@@ -110,9 +114,14 @@ def assess_round(
     if evaluate is not None:
         outcome.accuracy_before = float(evaluate(global_state))
         outcome.accuracy = float(evaluate(new_global))
-        outcome.shapley = validation_shapley(intakes, accepted, global_state=global_state, scoring=scoring,
-                                             evaluate=evaluate, seed=shapley_seed)
+        if shapley:
+            outcome.shapley = validation_shapley(intakes, accepted, global_state=global_state, scoring=scoring,
+                                                 evaluate=evaluate, seed=shapley_seed)
     return outcome
+
+
+def _vector(tensors: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+    return np.concatenate([np.asarray(tensors[k], dtype=np.float64).reshape(-1) for k in names])
 
 
 def validation_shapley(
@@ -133,8 +142,7 @@ def validation_shapley(
     names = list(global_state)
     shapes = [np.shape(global_state[k]) for k in names]
     base = {k: np.asarray(v, dtype=np.float64) for k, v in global_state.items()}
-    vectors = [np.concatenate([np.asarray(intakes[i].tensors[k], dtype=np.float64).reshape(-1) for k in names])
-               for i in players]
+    vectors = [_vector(intakes[i].load_tensors(), names) for i in players]
     weights = np.asarray([intakes[i].num_samples for i in players], dtype=np.float64)
 
     def utility(subset: frozenset[int]) -> float:

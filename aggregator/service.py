@@ -14,6 +14,13 @@ Idempotent: the publication of a round is written to the state file before its t
 sent and re-sent unchanged after a restart; a round the chain already shows as published is
 never published again. Chain and storage errors are retried with exponential backoff and a log
 line (:meth:`run`), never a crash.
+
+Memory: a round whose updates fit ``memory_budget`` (default 1 GiB) is assessed in memory;
+above it the intake streams (:func:`aggregator.intake.intake_round`): every update is checked,
+sketched and dropped, then read again one at a time for FedAvg, so the aggregator holds O(d)
+whatever the number of trainers, and the audit-only validation Shapley estimates (which need
+every update at once) are skipped for that round. The full-update detectors (Multi-Krum,
+MUD-HoG, trusted-aggregator tasks only) still hold every update.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 
 from aggregator.detectors.mud_hog import MudHogDetector
-from aggregator.intake import IntakeResult, fetch_and_check
+from aggregator.intake import IntakeResult, intake_round, update_bytes
 from aggregator.round_pipeline import Evaluate, RoundOutcome, assess_round
 from market.exceptions import ChainError, ContractRevert
 from market.marketplace import Marketplace
@@ -40,6 +47,9 @@ from market.task_spec import TaskSpec
 from market.types import RoundPublication, TaskState
 from trainers.models import model_to_bytes, param_spec, round_start_state
 from zk.sketch import SketchParams
+
+DEFAULT_MEMORY_BUDGET = 1 << 30
+"""Bytes of updates a round may hold at once before the intake streams."""
 
 Prover = Callable[[int, int, RoundOutcome, list[int], int, list[IntakeResult | None]], bytes]
 """``prove(task_id, round, outcome, stored_commitments, seed, intakes) -> proof bytes`` for zk
@@ -75,6 +85,7 @@ class AggregatorNode:
         evaluate_factory: Callable[[TaskSpec], Evaluate] | None = None,
         prover: Prover | None = None,
         log: Callable[[str], None] | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         self.market = market
         self.storage = storage
@@ -82,6 +93,7 @@ class AggregatorNode:
         self.key = encryption_key
         self.task_id = task_id
         self.prover = prover
+        self.memory_budget = memory_budget
         self.log = log or (lambda message: None)
         self.dir = Path(state_dir) / f"aggregator-task{task_id}"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -190,23 +202,25 @@ class AggregatorNode:
         info = self.market.get_round(self.task_id, round_)
         commitments = self.market.get_commitments(self.task_id, round_)
         params = SketchParams(k=spec.scoring.sketch_k)
-        intakes: list[IntakeResult | None] = []
-        submissions = []
-        for slot, trainer in enumerate(trainers):
-            sub = self.market.get_submission(self.task_id, round_, trainer)
-            submissions.append(sub)
-            if not sub.submitted:
-                intakes.append(None)
-                continue
-            intakes.append(fetch_and_check(
-                self.storage, sub.update_cid, slot=slot, trainer=trainer, digest=sub.update_digest,
-                commitment=sub.sketch_commitment, private_key=self.key, param_spec=self._param_spec(),
-                task_id=self.task_id, round_=round_, seed=info.seed, sketch_params=params,
-                max_bytes=spec.limits.max_update_bytes, max_norm=spec.limits.max_update_norm,
-            ))
+        submissions = [self.market.get_submission(self.task_id, round_, trainer) for trainer in trainers]
+        submitted = sum(sub.submitted for sub in submissions)
+        need = submitted * update_bytes(self._param_spec())
+        stream = need > self.memory_budget
+        if stream:
+            self.log(f"round {round_}: {submitted} updates need {need / 2**20:,.0f} MiB, above the "
+                     f"{self.memory_budget / 2**20:,.0f} MiB budget: streaming intake (each update read twice), "
+                     "validation Shapley estimates skipped")
+        intakes = intake_round(
+            self.storage, [(slot, trainer, sub) if sub.submitted else None
+                           for slot, (trainer, sub) in enumerate(zip(trainers, submissions))],
+            stream=stream, private_key=self.key, param_spec=self._param_spec(), task_id=self.task_id,
+            round_=round_, seed=info.seed, sketch_params=params, max_bytes=spec.limits.max_update_bytes,
+            max_norm=spec.limits.max_update_norm,
+        )
         global_state, previous_cid = self.global_state(round_)
         outcome = assess_round(intakes, global_state=global_state, scoring=spec.scoring, evaluate=self._evaluate,
-                               history=self.history, dtype=spec.training.dtype, shapley_seed=round_)
+                               history=self.history, dtype=spec.training.dtype, shapley_seed=round_,
+                               shapley=not stream)
         model_cid = self.storage.put(model_to_bytes(outcome.new_global))
         self.storage.pin(model_cid)
         proof, proof_seconds = b"", None
@@ -217,7 +231,7 @@ class AggregatorNode:
             proof_seconds = time.perf_counter() - started
         transcript = build_transcript(self.task_id, round_, spec, info.seed, trainers, submissions, intakes, outcome,
                                       model_cid, previous_cid, proof_seconds, proof,
-                                      verifier_key=self._key_document() if proof else None)
+                                      verifier_key=self._key_document() if proof else None, streamed=stream)
         transcript_cid = self.storage.put(json.dumps(transcript, sort_keys=True, indent=1).encode())
         self.storage.pin(transcript_cid)
         saved = {
@@ -272,7 +286,8 @@ class AggregatorNode:
 
 
 def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes, outcome: RoundOutcome, model_cid,
-                     previous_cid, proof_seconds, proof: bytes = b"", verifier_key: dict | None = None) -> dict[str, Any]:
+                     previous_cid, proof_seconds, proof: bytes = b"", verifier_key: dict | None = None,
+                     streamed: bool = False) -> dict[str, Any]:
     """The round's audit transcript: enough for anyone to recompute every provable number
     (sketches and salts open the stored commitments), plus the estimates that are not paid on."""
     p = outcome.provable
@@ -299,4 +314,5 @@ def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes
         "accuracy_before": outcome.accuracy_before, "accuracy_after": outcome.accuracy,
         "proof_seconds": proof_seconds, "proof": proof.hex() if proof else None,
         "verifier": verifier_key,
+        "streamed": streamed,  # True: updates above the memory budget, validation Shapley skipped
     }

@@ -1,6 +1,6 @@
 """Benchmark 5: the aggregator's time and peak memory for n ∈ {10, 50, 100} trainers and
 d ∈ {100k, 1M} parameters (synthetic updates): intake, sketch, provable rule and streaming FedAvg,
-the service's path beside a two-pass streaming one.
+the service's in-memory mode beside its streaming mode (used above its memory budget).
 
     python scripts/bench_scale.py            # n ∈ {10, 50, 100}, d ∈ {100k, 1M}
     python scripts/bench_scale.py --quick    # n ∈ {4, 8, 16}, d = 20k (CI)

@@ -100,11 +100,14 @@ def keygen(out: Path, password_file: Path | None) -> None:
               help="Owner's validation data (.npz/.csv/image folder) for the Shapley estimates.")
 @click.option("--poll", type=float, default=2.0, show_default=True)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--memory-budget", "memory_mib", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="MiB of updates a round may hold at once; above it the intake streams (memory O(d), "
+                   "each update read twice, validation Shapley skipped).")
 @from_option()
 @password_file_option()
 @pass_ctx
 def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, poll: float, state_dir: Path | None,
-        sender: str, password_file: Path | None) -> None:
+        memory_mib: int, sender: str, password_file: Path | None) -> None:
     """Run the aggregator service for a task until it is finalized (resumes after a restart)."""
     from aggregator.evaluation import make_evaluator
     from aggregator.service import AggregatorNode
@@ -130,7 +133,7 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     node = AggregatorNode(
         market=ctx.marketplace, storage=open_storage(ctx.config), account=account, encryption_key=key,
         task_id=task_id, state_dir=state_dir or ctx.config.home / "aggregator", evaluate_factory=factory,
-        prover=prover, log=lambda m: console.print(m),
+        prover=prover, log=lambda m: console.print(m), memory_budget=memory_mib << 20,
     )
     outcome = node.run(poll_seconds=poll)
     console.print(f"task {task_id}: {outcome}")

@@ -3,6 +3,8 @@ and audits that reproduce (or catch) the posted numbers."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aggregator.audit import audit_task
@@ -104,3 +106,23 @@ def test_audit_catches_scores_that_do_not_follow_the_rule(tmp_path):
     audit = audit_task(task.market, task.storage, task.task_id)[0]
     failed = [c.what for c in audit.checks if not c.ok]
     assert failed == ["scores follow the provable rule"]
+
+
+def test_service_streams_a_round_above_its_memory_budget(tmp_path):
+    # Prepare: a 1-byte budget, so every round's updates are "too big" to hold at once
+    task = make_small_task(tmp_path, rounds=1, attacks={3: "gaussian_noise:sigma=0.5"})
+    logs = []
+    agg = task.aggregator(memory_budget=1, log=logs.append)
+
+    # Execute
+    _run_round(task, agg)
+
+    # Assert: streamed (no update held after intake, no validation Shapley), same verdicts, audited
+    entry = agg.rounds[0]
+    assert any("streaming intake" in line for line in logs)
+    assert all(it is not None and it.accepted and it.tensors is None for it in entry.intakes)
+    assert entry.outcome.flags == [False, False, False, True]
+    assert entry.outcome.shapley == {} and entry.outcome.accuracy > entry.outcome.accuracy_before
+    transcript = json.loads(task.storage.get(entry.publication.transcript_cid))
+    assert transcript["streamed"] is True and transcript["validation_shapley"] == {}
+    assert audit_task(task.market, task.storage, task.task_id)[0].ok

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmarks import overhead, robustness, zk_table
+from benchmarks import overhead, robustness, scale, zk_table
 from benchmarks.common import ACCURACY_NOISE, REPO_ROOT
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -107,9 +107,13 @@ def test_scale_quick_table(quick_run):
     table = section.table("Scale: one round")
     assert table.columns == ["d", "n", "path", "time", "per trainer", "peak memory", "peak / update size", "flagged"]
     assert len(table.rows) == 6
-    assert set(table.column("path")) == {"service path", "two-pass streaming"}
+    assert set(table.column("path")) == {scale.IN_MEMORY, scale.STREAMING}
     records = section.data["records"]
     assert all(r["peak_bytes"] > 0 and r["seconds"] > 0 and r["flagged"] >= 1 for r in records)
+    # both modes reach the same verdicts; streaming holds less than the in-memory mode at the largest n
+    by = {(r["path"], r["n"]): r for r in records}
+    assert all(by[(scale.IN_MEMORY, n)]["flagged"] == by[(scale.STREAMING, n)]["flagged"] for n in (4, 8, 16))
+    assert by[(scale.STREAMING, 16)]["peak_bytes"] < by[(scale.IN_MEMORY, 16)]["peak_bytes"]
 
 
 @pytest.mark.parametrize("script", ["bench_overhead", "bench_robustness", "bench_fairness", "bench_scale", "bench_all"])
