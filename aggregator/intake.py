@@ -102,21 +102,14 @@ def check_submission(
 ) -> IntakeResult:
     """Check one submission's stored bytes against everything the chain and the spec say."""
     result = IntakeResult(slot=slot, trainer=trainer)
-    if envelope_digest(envelope) != digest:
-        return _reject(result, WRONG_DIGEST, "the stored bytes do not hash to the digest on chain")
     try:
-        key = evidence_key(envelope, private_key)
-        plaintext = decrypt_with_evidence_key(envelope, key)
-    except EncryptionError as exc:
-        return _reject(result, UNDECRYPTABLE, str(exc))
+        key, package = _open_envelope(envelope, digest=digest, private_key=private_key, param_spec=param_spec,
+                                      task_id=task_id, round_=round_, trainer=trainer, max_bytes=max_bytes,
+                                      max_norm=max_norm)
+    except _Refused as refused:
+        result.evidence_key = refused.evidence_key
+        return _reject(result, refused.reason, refused.detail)
     result.evidence_key = key
-    try:
-        package = load_update_package(
-            plaintext, param_spec, max_bytes=max_bytes, max_norm=max_norm,
-            expect={"task_id": task_id, "round": round_, "trainer": trainer},
-        )
-    except UpdatePackageError as exc:
-        return _reject(result, exc.reason, exc.detail)
     result.metadata, result.tensors = package.metadata, package.tensors
     result.salt = int.from_bytes(package.metadata.salt, "big")
     if commitment == 0:
@@ -142,23 +135,46 @@ def fetch_and_check(storage: Storage, cid: str, **kwargs) -> IntakeResult:
     return result
 
 
+class _Refused(Exception):
+    """A stage of :func:`_open_envelope` failed: the rejection reason, its detail, and the
+    evidence key when decryption got that far."""
+
+    def __init__(self, reason: str, detail: str, evidence_key: bytes | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail, self.evidence_key = reason, detail, evidence_key
+
+
+def _open_envelope(envelope: bytes, *, digest: bytes, private_key: X25519PrivateKey, param_spec: Mapping[str, tuple],
+                   task_id: int, round_: int, trainer: str, max_bytes: int, max_norm: float, **_: Any):
+    """The digest, decryption and package checks of intake, in order: ``(evidence key, package)``,
+    or :class:`_Refused` naming the first that fails."""
+    if envelope_digest(envelope) != digest:
+        raise _Refused(WRONG_DIGEST, "the stored bytes do not hash to the digest on chain")
+    try:
+        key = evidence_key(envelope, private_key)
+        plaintext = decrypt_with_evidence_key(envelope, key)
+    except EncryptionError as exc:
+        raise _Refused(UNDECRYPTABLE, str(exc)) from None
+    try:
+        package = load_update_package(
+            plaintext, param_spec, max_bytes=max_bytes, max_norm=max_norm,
+            expect={"task_id": task_id, "round": round_, "trainer": trainer},
+        )
+    except UpdatePackageError as exc:
+        raise _Refused(exc.reason, exc.detail, key) from None
+    return key, package
+
+
 def _reload(storage: Storage, cid: str, checks: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """An accepted update's tensors, read again: fetch, digest, decrypt, package checks."""
+    """An accepted update's tensors, read again and put through the same checks as at intake."""
     try:
         envelope = storage.get(cid)
     except (NotFound, BlockCorrupted, DagFormatError, InvalidCid) as exc:
         raise UpdateReloadError(f"slot {checks['slot']}: {cid} can no longer be read: {exc}") from None
-    if envelope_digest(envelope) != checks["digest"]:
-        raise UpdateReloadError(f"slot {checks['slot']}: {cid} no longer matches its digest")
     try:
-        plaintext = decrypt_with_evidence_key(envelope, evidence_key(envelope, checks["private_key"]))
-        package = load_update_package(
-            plaintext, checks["param_spec"], max_bytes=checks["max_bytes"], max_norm=checks["max_norm"],
-            expect={"task_id": checks["task_id"], "round": checks["round_"], "trainer": checks["trainer"]},
-        )
-    except (EncryptionError, UpdatePackageError) as exc:
-        raise UpdateReloadError(f"slot {checks['slot']}: {cid} no longer passes intake: {exc}") from None
-    return package.tensors
+        return _open_envelope(envelope, **checks)[1].tensors
+    except _Refused as refused:
+        raise UpdateReloadError(f"slot {checks['slot']}: {cid} no longer passes intake: {refused}") from None
 
 
 def update_bytes(param_spec: Mapping[str, tuple]) -> int:
