@@ -49,6 +49,8 @@ class RoundAudit:
     round: int
     checks: list[Check] = field(default_factory=list)
     mode: str = ""
+    proof_verified: bool | None = None
+    """The zk proof verified again in Python (None: a trusted-aggregator task, no proof)."""
 
     @property
     def ok(self) -> bool:
@@ -120,6 +122,7 @@ def audit_round(market: Marketplace, storage: Storage, task_id: int, round_: int
         from zk.onchain import check_published_proof
 
         proof = check_published_proof(market, task_id, round_, transcript=transcript, keys=keys)
+        audit.proof_verified = proof.ok
         audit.add("proof verifies in Python (py_ecc) under the on-chain verifier's key", proof.ok, proof.detail)
     return audit
 

@@ -199,10 +199,9 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
         from aggregator.audit import audit_task
 
         for audit in audit_task(market, storage, task_id):
-            proof = [c.ok for c in audit.checks if c.what.startswith("proof verifies in Python")]
             result.rounds[audit.round]["audit"] = {"ok": audit.ok, "checks": len(audit.checks),
                                                    "failed": [c.what for c in audit.checks if not c.ok],
-                                                   "proof_verified_in_python": proof[0] if proof else None}
+                                                   "proof_verified_in_python": audit.proof_verified}
         audited = [r["audit"]["ok"] for r in result.rounds]
         log(f"audit: {sum(audited)} of {len(audited)} rounds reproduce from chain + storage"
             + (" (proofs verified again in Python)" if options.zk or verifier else ""))
