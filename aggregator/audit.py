@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aggregator.detectors.provable import provable_round, tau_fraction
+from zk.protocol.rule import provable_round, tau_fraction
 from aggregator.intake import NO_COMMITMENT, WRONG_DIGEST
 from market.encryption import EncryptionError, decrypt_with_evidence_key, envelope_digest
 from market.marketplace import Marketplace
@@ -33,8 +33,8 @@ from market.task_spec import TaskSpec
 from market.types import mask_to_bits
 from market.update_package import UpdatePackageError, load_update_package
 from trainers.models import param_spec
-from zk.commitment import aggregate_commitment, sketch_commitment
-from zk.sketch import SketchParams, sketch_update
+from zk.protocol.commitment import aggregate_commitment, sketch_commitment
+from zk.protocol.sketch import SketchParams, sketch_update
 
 
 @dataclass

@@ -33,8 +33,8 @@ from aggregator.exceptions import UpdateReloadError
 from market.encryption import EncryptionError, decrypt_with_evidence_key, envelope_digest, evidence_key
 from market.storage import BlockCorrupted, DagFormatError, InvalidCid, NotFound, Storage
 from market.update_package import UpdateMetadata, UpdatePackageError, load_update_package
-from zk.commitment import sketch_commitment
-from zk.sketch import SketchParams, sketch_update
+from zk.protocol.commitment import sketch_commitment
+from zk.protocol.sketch import SketchParams, sketch_update
 
 # Rejection reasons besides the update package's own codes (``too-large``, ``wrong-shape``…).
 UNAVAILABLE = "unavailable"

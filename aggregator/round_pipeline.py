@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 
 from aggregator.aggregation import FedAvgAccumulator, apply_to
-from aggregator.detectors import make_detector, provable_round, tau_fraction
+from aggregator.detectors import make_detector
 from aggregator.detectors.mud_hog import MudHogDetector
-from aggregator.detectors.provable import ProvableRoundResult, score_accepted
 from aggregator.intake import IntakeResult
 from aggregator.scoring import score as shapley_score
 from aggregator.scoring.utility import memoise
 from market.task_spec import ScoringSection
-from zk.commitment import aggregate_commitment
-from zk.sketch import flatten_update
+from zk.protocol.commitment import aggregate_commitment
+from zk.protocol.rule import ProvableRoundResult, provable_round, score_accepted, tau_fraction
+from zk.protocol.sketch import flatten_update
 
 MAX_EXACT_PLAYERS = 10
 

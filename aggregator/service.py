@@ -46,7 +46,7 @@ from market.storage import Storage, StorageUnavailable
 from market.task_spec import TaskSpec
 from market.types import RoundPublication, TaskState
 from trainers.models import model_to_bytes, param_spec, round_start_state
-from zk.sketch import SketchParams
+from zk.protocol.sketch import SketchParams
 
 DEFAULT_MEMORY_BUDGET = 1 << 30
 """Bytes of updates a round may hold at once before the intake streams."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.detectors import provable_round, tau_fraction
+from zk.protocol.rule import provable_round, tau_fraction
 from aggregator.round_pipeline import assess_round
 from aggregator.scoring import exact_shapley, fedavg_subset_utility, gtg_shapley, leave_one_out, tmc_shapley
 from benchmarks.common import Section, Table, fmt_s, protocol_text

@@ -4,7 +4,7 @@ sketch, commit → intake), and Flower's side (client parameters, strategies' ``
 
 Every step calls the project's functions; nothing here re-implements training, attacks,
 packaging, sketching, intake, detection or aggregation. The glue mirrors what
-:class:`~trainers.node.TrainerNode` and :func:`~aggregator.demo.run_demo` do, with the same
+:class:`~trainers.node.TrainerNode` and :func:`~benchmarks.simulation.run_demo` do, with the same
 constants (trainer seed ``seed + slot``, round seed ``seed · 100003 + round``, a 20 % local
 hold-out), so a benchmark trainer trains exactly like a demo trainer.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
-from aggregator.demo import DemoOptions
+from benchmarks.simulation import DemoOptions
 from aggregator.evaluation import make_evaluator
 from aggregator.intake import IntakeResult, check_submission
 from market.encryption import encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
@@ -30,8 +30,8 @@ from trainers.data import Dataset, digits_train_test, holdout_split
 from trainers.models import build_model, param_spec, state_to_numpy
 from trainers.partition import partition_dirichlet, partition_iid
 from trainers.training import train_local
-from zk.commitment import random_salt, sketch_commitment
-from zk.sketch import SketchParams, sketch_update
+from zk.protocol.commitment import random_salt, sketch_commitment
+from zk.protocol.sketch import SketchParams, sketch_update
 
 TASK_ID = 1
 SEED_STRIDE = 100_003  # TrainerNode._prepare: seed = trainer seed · 100003 + round
@@ -66,7 +66,7 @@ class DigitsTask:
 
 
 def digits_task(seed: int = 0, options: DemoOptions | None = None) -> DigitsTask:
-    """The spec, splits and initial model exactly as :func:`~aggregator.demo.run_demo` builds them."""
+    """The spec, splits and initial model exactly as :func:`~benchmarks.simulation.run_demo` builds them."""
     options = options or DemoOptions(seed=seed)
     spec = TaskSpec.example_digits(epochs=options.epochs)
     training = spec.training.model_copy(update={"learning_rate": options.learning_rate,

@@ -1,7 +1,7 @@
 """Overhead: what a round of the market costs on top of plain federated learning, step by
 step, beside the same training run by Flower's FedAvg; and the gas of every contract call.
 
-How it is measured. :func:`~aggregator.demo.run_demo` runs the whole market (embedded chain and
+How it is measured. :func:`~benchmarks.simulation.run_demo` runs the whole market (embedded chain and
 store, honest trainers on the demo's Dirichlet(0.5) shares, the real :class:`TrainerNode` and
 :class:`AggregatorNode`), with three things monkeypatched for the run and restored after:
 
@@ -108,7 +108,7 @@ def patched(targets: list[tuple[Any, str, Any]]) -> Iterator[None]:
 
 def _instrumented_demo(options, timer: StepTimer, gas):
     """Run :func:`run_demo` with the timers, the sequential runner and the gas report."""
-    import aggregator.demo as demo
+    import benchmarks.simulation as demo
     import aggregator.intake as intake
     import aggregator.round_pipeline as pipeline
     import aggregator.service as service
@@ -296,7 +296,7 @@ def _on_anvil(options) -> tuple[dict[str, float] | None, str]:
 def run(*, quick: bool = False, out: Path, seed: int = 0, trainers: int | None = None, rounds: int | None = None,
         anvil: bool | None = None, trusted: bool = False, **_: Any) -> Section:
     """The overhead table (py-evm, and anvil unless quick), accuracy beside Flower, and the gas table."""
-    from aggregator.demo import DemoOptions
+    from benchmarks.simulation import DemoOptions
     from market.gas import GasReport
 
     started = time.perf_counter()

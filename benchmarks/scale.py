@@ -38,8 +38,8 @@ from market.storage import EmbeddedStorage
 from market.task_spec import LimitsSection, ScoringSection
 from market.types import SubmissionInfo
 from market.update_package import UpdateMetadata, build_update_package, model_spec_hash
-from zk.commitment import random_salt, sketch_commitment
-from zk.sketch import SketchParams, sketch_update
+from zk.protocol.commitment import random_salt, sketch_commitment
+from zk.protocol.sketch import SketchParams, sketch_update
 
 COMMAND = "python scripts/bench_scale.py"
 IN_MEMORY = "service, in memory (below budget)"

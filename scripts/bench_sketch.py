@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from zk.commitment import commitment_calls, random_salt, sketch_commitment  # noqa: E402
-from zk.field import FIELD_MODULUS  # noqa: E402
-from zk.poseidon import poseidon  # noqa: E402
-from zk.sketch import SketchParams, sketch_update  # noqa: E402
+from zk.protocol.commitment import commitment_calls, random_salt, sketch_commitment  # noqa: E402
+from zk.protocol.field import FIELD_MODULUS  # noqa: E402
+from zk.protocol.poseidon import poseidon  # noqa: E402
+from zk.protocol.sketch import SketchParams, sketch_update  # noqa: E402
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> float:

@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_utils import keccak  # noqa: E402
 
-from aggregator.detectors.provable import provable_round  # noqa: E402
+from zk.protocol.rule import provable_round  # noqa: E402
 from market.chain import EmbeddedChain  # noqa: E402
 from market.marketplace import Marketplace  # noqa: E402
 from market.types import TaskConfig  # noqa: E402
-from zk.commitment import aggregate_commitment, random_salt, sketch_commitment  # noqa: E402
+from zk.protocol.commitment import aggregate_commitment, random_salt, sketch_commitment  # noqa: E402
 from zk.deploy import deploy_round_verifier_full  # noqa: E402
 from zk.keys import (  # noqa: E402
     captured_stdout,

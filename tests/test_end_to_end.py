@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from aggregator.demo import DemoOptions, run_demo
+from benchmarks.simulation import DemoOptions, run_demo
 from market.cli.app import cli
 
 

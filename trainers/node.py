@@ -44,8 +44,8 @@ from trainers.data import Dataset, check_schema
 from trainers.exceptions import TrainerError
 from trainers.models import param_spec, round_start_state
 from trainers.training import train_local
-from zk.commitment import random_salt, sketch_commitment
-from zk.sketch import SketchParams, sketch_update
+from zk.protocol.commitment import random_salt, sketch_commitment
+from zk.protocol.sketch import SketchParams, sketch_update
 
 SALT_BYTES = 32
 

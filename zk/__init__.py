@@ -12,7 +12,7 @@ ceremony keys), :mod:`zk.prover` (``make_round_prover``), :mod:`zk.deploy`
 :mod:`zk.verify_py` (a pure-Python Groth16 verifier).
 """
 
-from zk.commitment import (
+from zk.protocol.commitment import (
     AGGREGATE_TAG,
     aggregate_commitment,
     chain_hash,
@@ -21,9 +21,9 @@ from zk.commitment import (
     sketch_commitment,
 )
 from zk.exceptions import FieldRangeError, SketchInputError, ZkError
-from zk.field import FIELD_MODULUS, from_field, to_field
-from zk.poseidon import poseidon
-from zk.sketch import SketchParams, flatten_update, project, project_fixed, quantize, sketch_update
+from zk.protocol.field import FIELD_MODULUS, from_field, to_field
+from zk.protocol.poseidon import poseidon
+from zk.protocol.sketch import SketchParams, flatten_update, project, project_fixed, quantize, sketch_update
 
 __all__ = [
     "AGGREGATE_TAG",

@@ -14,6 +14,7 @@ __all__ = [
     "FieldRangeError",
     "KeyMissingError",
     "ProverError",
+    "RuleInputError",
     "SketchInputError",
     "TooManySlotsError",
     "UnsatisfiableWitnessError",
@@ -74,3 +75,8 @@ class WitnessInputError(ProverError, MarketValueError):
 class UnsatisfiableWitnessError(ProverError):
     """The circuit's constraints fail for this witness: the claimed flags, scores, median,
     median distance or aggregate do not follow the rule from these sketches. No proof exists."""
+
+
+class RuleInputError(ZkError, MarketValueError):
+    """An input of the paid rule (:mod:`zk.protocol.rule`) is not acceptable: slot counts that
+    differ, a sketch value that is not an integer or out of range, τ out of range."""

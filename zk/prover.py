@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zk.commitment import aggregate_commitment
+from zk.protocol.commitment import aggregate_commitment
 from zk.exceptions import UnsatisfiableWitnessError, WitnessInputError
 from zk.keys import RoundKeys, development_keys, groth16py_module
 from zk.round_circuit import ProvableResult, RoundShape, witness_input

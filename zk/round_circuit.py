@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from zk.commitment import aggregate_commitment, sketch_commitment
+from zk.protocol.commitment import aggregate_commitment, sketch_commitment
 from zk.exceptions import CircuitShapeError, TooManySlotsError, WitnessInputError
-from zk.field import FIELD_MODULUS, to_field
+from zk.protocol.field import FIELD_MODULUS, to_field
 
 __all__ = [
     "CIRCUITS_DIR",

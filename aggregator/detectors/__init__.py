@@ -20,7 +20,7 @@ from typing import Any
 from aggregator.detectors.base import ABSENT, OK, OUTLIER, REJECTED, Detection, Detector
 from aggregator.detectors.mud_hog import MudHogDetector
 from aggregator.detectors.multi_krum import MultiKrumDetector
-from aggregator.detectors.provable import ProvableDetector, ProvableRoundResult, provable_round, tau_fraction
+from aggregator.detectors.provable import ProvableDetector
 from aggregator.exceptions import UnknownDetectorError
 
 __all__ = [
@@ -34,11 +34,8 @@ __all__ = [
     "MudHogDetector",
     "MultiKrumDetector",
     "ProvableDetector",
-    "ProvableRoundResult",
     "detect",
     "make_detector",
-    "provable_round",
-    "tau_fraction",
 ]
 
 #: The registry: policy name → detector class (each takes keyword-only options).

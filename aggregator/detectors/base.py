@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregator.exceptions import AggregatorValueError, UpdateMismatchError
-from zk.sketch import flatten_update
+from zk.protocol.sketch import flatten_update
 
 __all__ = [
     "ABSENT",
@@ -88,7 +88,7 @@ def active_slots(updates: Sequence[object | None], rejected: Sequence[bool] | No
 
 def to_vector(update: Mapping[str, npt.ArrayLike] | npt.ArrayLike) -> npt.NDArray[np.float64]:
     """An update as one float64 vector: named tensors in the sketch's order (sorted names, C
-    order, see :func:`zk.sketch.flatten_update`), or any array-like flattened."""
+    order, see :func:`zk.protocol.sketch.flatten_update`), or any array-like flattened."""
     if isinstance(update, Mapping):
         parts = [np.asarray(p, dtype=np.float64) for p in flatten_update(update)]
         vector = np.concatenate(parts) if parts else np.zeros(0)

@@ -2,7 +2,7 @@
 
 * :mod:`~aggregator.scoring.provable`: the paid, zk-proven score (Shapley value of the linear
   utility over sketches); exact integers; the computation lives in
-  :mod:`aggregator.detectors.provable`.
+  :mod:`zk.protocol.rule`.
 * validation-utility values, reported in the audit transcript and the benchmarks:
   :func:`exact_shapley` (n ≤ 16), :func:`tmc_shapley` (truncated Monte Carlo),
   :func:`gtg_shapley` (GTG-Shapley) and :func:`leave_one_out`. Each takes the number of
@@ -25,7 +25,7 @@ import numpy.typing as npt
 from aggregator.exceptions import AggregatorValueError
 from aggregator.scoring.gtg_shapley import gtg_shapley
 from aggregator.scoring.leave_one_out import leave_one_out
-from aggregator.scoring.provable import linear_utility, provable_round, provable_scores
+from aggregator.scoring.provable import linear_utility, provable_scores
 from aggregator.scoring.shapley_exact import MAX_EXACT_PLAYERS, exact_shapley
 from aggregator.scoring.shapley_tmc import tmc_shapley
 from aggregator.scoring.utility import MemoisedUtility, Utility, fedavg_subset_utility, memoise
@@ -41,7 +41,6 @@ __all__ = [
     "leave_one_out",
     "linear_utility",
     "memoise",
-    "provable_round",
     "provable_scores",
     "score",
     "tmc_shapley",

@@ -1,8 +1,8 @@
 """The provable score: the Shapley value of the linear utility over the accepted sketches.
 
 DESIGN.md, a round, step 7; the computation itself lives once, in
-:mod:`aggregator.detectors.provable` (flags and scores come from one rule, checked by one
-circuit), and is re-exported here. This module adds the game the score solves:
+:mod:`zk.protocol.rule` (flags and scores come from one rule, checked by one
+circuit). This module adds the game the score solves:
 ``U(S) = ⟨Σ_{i∈S} s_i, g⟩`` over the accepted players G, with g the floor mean of the accepted
 sketches. U is additive, so every marginal contribution of player i is ``⟨s_i, g⟩`` and that is
 its exact Shapley value; the paid score clamps it at 0. Cosine-gradient style contribution as
@@ -15,23 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from aggregator.detectors.provable import (
-    ProvableRoundResult,
-    SketchScores,
-    provable_round,
-    score_accepted,
-    tau_fraction,
-)
+from zk.protocol.rule import ProvableRoundResult, provable_round
 
-__all__ = [
-    "ProvableRoundResult",
-    "SketchScores",
-    "linear_utility",
-    "provable_round",
-    "provable_scores",
-    "score_accepted",
-    "tau_fraction",
-]
+__all__ = ["linear_utility", "provable_scores"]
 
 
 def provable_scores(

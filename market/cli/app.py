@@ -1,18 +1,28 @@
-"""The ``market`` command: one group, one module per sub-command group."""
+"""The ``market`` command, assembled from the commands each package owns.
+
+The core (this package) owns ``chain``, ``wallet``, ``storage``, ``task`` (list, show, start,
+cancel, finalize, abort) and ``withdraw``; ``zk`` owns ``deploy``; ``trainers`` owns ``trainer``
+and ``task post``; ``aggregator`` owns ``aggregator`` and ``audit``; the simulation harness
+(``benchmarks``) owns ``demo``. Each is declared as an entry point of the group
+:data:`COMMAND_GROUP` in ``pyproject.toml`` (ape's way): the name is where the command goes,
+``task.post`` attaching ``post`` under ``task``. Nothing here imports a layer above the core.
+"""
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
 
-from market.cli import aggregator, audit, chain, demo, storage, task, trainer, wallet
-from market.cli.context import CliContext, console, pass_ctx, report
-from market.cli.options import from_option, password_file_option
+from market.cli.context import CliContext
 from market.config import MarketConfig
 from market.exceptions import MarketError
-from market.marketplace import Marketplace
-from market.reverts import ether
+
+__all__ = ["COMMAND_GROUP", "cli", "main"]
+
+#: The entry-point group whose members are the ``market`` sub-commands.
+COMMAND_GROUP = "market.commands"
 
 
 class MarketGroup(click.Group):
@@ -44,43 +54,21 @@ def cli(ctx: click.Context, home: Path | None, rpc_url: str | None, market_addre
     ctx.obj = CliContext(config, market_address)
 
 
-@cli.command("deploy")
-@click.option("--zk/--no-zk", default=True, show_default=True,
-              help="Also deploy the round verifier (Groth16, development key), the default verifier of new tasks.")
-@from_option(default="dev:0", show_default=True)
-@password_file_option()
-@pass_ctx
-def deploy(ctx: CliContext, zk: bool, sender: str, password_file: Path | None) -> None:
-    """Deploy the Marketplace (and the round verifier) and record the addresses for this chain."""
-    deployer = ctx.signer(sender, password_file)
-    market = Marketplace.deploy(ctx.chain, deployer)
-    block = ctx.chain.block_number()
-    ctx.deployments.record(ctx.chain.chain_id, "Marketplace", market.address, block=block, deployer=deployer.address)
-    console.print(f"Marketplace deployed at [bold]{market.address}[/] on {ctx.chain.describe()}")
-    if zk:
-        from zk.deploy import deploy_round_verifier  # groth16py only when asked
-
-        with console.status("loading (or making, once) the round circuit's DEVELOPMENT key…"):
-            verifier = deploy_round_verifier(ctx.chain, deployer, n=16, k=32)
-        ctx.deployments.record(ctx.chain.chain_id, "RoundVerifier", verifier, block=block, deployer=deployer.address)
-        console.print(f"RoundVerifier (16 trainers, k=32, tau 4, DEVELOPMENT key) deployed at [bold]{verifier}[/]")
-    console.print(f"recorded in {ctx.deployments.path}")
+def add_commands(group: click.Group, group_name: str = COMMAND_GROUP) -> click.Group:
+    """Attach every command of the entry-point group: top-level names first, then the dotted
+    ones (``parent.child``) under their parent group."""
+    found = sorted(entry_points(group=group_name), key=lambda ep: (ep.name.count("."), ep.name))
+    for ep in found:
+        command = ep.load()
+        parent_name, _, name = ep.name.rpartition(".")
+        parent = group
+        for part in filter(None, parent_name.split(".")):
+            parent = parent.commands[part]  # type: ignore[assignment]
+        parent.add_command(command, name)  # type: ignore[union-attr]
+    return group
 
 
-@cli.command("withdraw")
-@from_option()
-@password_file_option()
-@pass_ctx
-def withdraw(ctx: CliContext, sender: str, password_file: Path | None) -> None:
-    """Withdraw everything the market credited to the wallet."""
-    signer = ctx.signer(sender, password_file)
-    result = ctx.marketplace.withdraw(signer)
-    amount = result.event("Withdrawn")["amount"]
-    report(result, f"withdrew {ether(amount)} ({amount} wei) to {signer.address}")
-
-
-for _module in (chain, wallet, task, trainer, aggregator, storage, demo, audit):
-    cli.add_command(_module.cli)
+add_commands(cli)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""``market task post|list|show|start|cancel|finalize|abort``: the owner's side."""
+"""``market task list|show|start|cancel|finalize|abort``: the owner's side (``task post`` is
+:mod:`trainers.cli.task_post`: it builds the spec with the trainers' model registry)."""
 
 from __future__ import annotations
 
@@ -8,113 +9,14 @@ import click
 from rich.table import Table
 
 from market.cli.context import CliContext, console, pass_ctx, report
-from market.cli.options import AMOUNT, DURATION, from_option, password_file_option
-from market.exceptions import MarketError, MarketValueError
+from market.cli.options import from_option, password_file_option
 from market.reverts import ether, when
-from market.types import ZERO_ADDRESS, TaskConfig, mask_to_bits
+from market.types import mask_to_bits
 
 
 @click.group("task")
 def cli() -> None:
     """Post and manage training tasks."""
-
-
-def _aggregator_key(text: str | None) -> bytes:
-    if not text:
-        return b"\x00" * 32
-    try:
-        key = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise MarketValueError("--aggregator-key must be the aggregator's X25519 public key: 64 hex digits")
-    return key
-
-
-def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: float, batch_size: int,
-                     detector: str, tau: float) -> str:
-    """Build the digits task spec from flags, store its initial model and the spec; return the CID."""
-    from market.storage import open_storage
-    from market.task_spec import TaskSpec
-    from trainers.models import build_model, model_to_bytes  # torch only when a spec is built here
-
-    spec = TaskSpec.example_digits(arch=model, epochs=epochs)
-    spec = spec.model_copy(update={
-        "training": spec.training.model_copy(update={"learning_rate": learning_rate, "batch_size": batch_size}),
-        "scoring": spec.scoring.model_copy(update={"detector": detector, "tau": tau}),
-    })
-    storage = open_storage(ctx.config)
-    spec = spec.with_initial_model(storage.put(model_to_bytes(build_model(spec.model, dtype=spec.training.dtype))))
-    cid = storage.put(spec.to_json())
-    console.print(f"task spec {spec.name} stored: {cid} (initial model {spec.model.initial_model_cid})")
-    return cid
-
-
-@cli.command("post")
-@click.option("--spec-cid", default=None, help="CID of the task spec already in storage.")
-@click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A task spec JSON file to validate and store (its CID is posted).")
-@click.option("--model", type=click.Choice(["mlp", "cnn", "logreg"]), default="mlp", show_default=True,
-              help="Without --spec/--spec-cid: build a digits spec with this model.")
-@click.option("--epochs", type=int, default=5, show_default=True, help="Local epochs (spec built from flags).")
-@click.option("--learning-rate", type=float, default=0.3, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--detector", type=click.Choice(["provable", "multi_krum", "mud_hog"]), default="provable",
-              show_default=True, help="Outlier detector of the scoring policy.")
-@click.option("--tau", type=float, default=4.0, show_default=True, help="Threshold of the provable rule.")
-@click.option("--aggregator", required=True, help="Address of the aggregator (wallet name or 0x address).")
-@click.option("--aggregator-key", default=None, help="Aggregator's X25519 public key, hex (trainers encrypt to it).")
-@click.option("--reward", type=AMOUNT, required=True, help="Reward to escrow, e.g. 1ether.")
-@click.option("--stake", type=AMOUNT, default="0", show_default=True, help="Stake each trainer deposits.")
-@click.option("--rounds", type=int, default=3, show_default=True)
-@click.option("--min-trainers", type=int, default=2, show_default=True)
-@click.option("--max-trainers", type=int, default=16, show_default=True)
-@click.option("--join-window", type=DURATION, default="1h", show_default=True, help="Joining closes this long after posting.")
-@click.option("--submission-window", type=DURATION, default="1h", show_default=True)
-@click.option("--sketch-window", type=DURATION, default="10m", show_default=True)
-@click.option("--publish-grace", type=DURATION, default="1h", show_default=True)
-@click.option("--strikes-to-slash", type=int, default=1, show_default=True,
-              help="Rounds flagged or rejected after which a trainer's stake is slashed.")
-@click.option("--verifier", default="auto", show_default=True,
-              help="Round verifier address; 'auto' = the RoundVerifier `market deploy` recorded (trusted mode when "
-                   "there is none); 'none' = trusted-aggregator mode (no proof checked).")
-@from_option()
-@password_file_option()
-@pass_ctx
-def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, batch_size, detector, tau, aggregator,
-         aggregator_key, reward, stake, rounds, min_trainers, max_trainers, join_window, submission_window,
-         sketch_window, publish_grace, strikes_to_slash, verifier, sender, password_file) -> None:
-    """Post a task and escrow its reward (spec from --spec FILE, --spec-cid, or built from flags)."""
-    if spec_cid and spec_file:
-        raise MarketValueError("give --spec-cid CID or --spec FILE, not both")
-    if spec_file is not None:
-        from market.storage import open_storage
-        from market.task_spec import TaskSpec
-
-        TaskSpec.from_json(spec_file.read_bytes())  # a clear error naming the bad field
-        spec_cid = open_storage(ctx.config).put(spec_file.read_bytes())
-        console.print(f"task spec stored: {spec_cid}")
-    elif not spec_cid:
-        spec_cid = _spec_from_flags(ctx, model, epochs, learning_rate, batch_size, detector, tau)
-    owner = ctx.signer(sender, password_file)
-    agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
-    if verifier.lower() == "auto":
-        try:
-            verifier = ctx.deployments.address(ctx.chain.chain_id, "RoundVerifier")
-        except MarketError:
-            verifier = "none"
-    config = TaskConfig(
-        spec_cid=spec_cid, aggregator=agg, aggregator_key=_aggregator_key(aggregator_key),
-        verifier=ZERO_ADDRESS if verifier.lower() in {"none", "0", ""} else verifier, stake_wei=stake,
-        join_deadline=ctx.chain.timestamp() + join_window, submission_window=submission_window,
-        sketch_window=sketch_window, publish_grace=publish_grace, rounds=rounds, min_trainers=min_trainers,
-        max_trainers=max_trainers, strikes_to_slash=strikes_to_slash,
-    )
-    task_id, result = ctx.marketplace.create_task(owner, config, reward)
-    report(result, f"task [bold]{task_id}[/] posted with {ether(reward)} escrowed")
-    if config.verifier == ZERO_ADDRESS:
-        console.print("[yellow]trusted-aggregator mode: scores are recorded without a proof[/]")
-    console.print(task_id)
 
 
 @cli.command("list")

@@ -10,13 +10,13 @@ from aggregator.detectors import (
     Detection,
     Detector,
     MudHogDetector,
-    ProvableRoundResult,
     detect,
     make_detector,
 )
 from aggregator.exceptions import UnknownDetectorError
 from market.exceptions import MarketError
 from market.task_spec import ScoringSection
+from zk.protocol.rule import ProvableRoundResult
 
 SKETCHES = [[10, 11, 12], [11, 10, 12], [12, 12, 10], [11, 11, 11], [-500, 900, 7], None]
 

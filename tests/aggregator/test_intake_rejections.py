@@ -17,7 +17,7 @@ from market.encryption import (
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
 from tests.aggregator.conftest import make_small_task
 from trainers.models import param_spec
-from zk.commitment import random_salt
+from zk.protocol.commitment import random_salt
 
 
 def _bad_package(task, slot, mutate):

@@ -14,8 +14,8 @@ from market.storage import EmbeddedStorage, NotFound
 from market.task_spec import ScoringSection
 from market.types import SubmissionInfo
 from market.update_package import UpdateMetadata, build_update_package, model_spec_hash
-from zk.commitment import random_salt, sketch_commitment
-from zk.sketch import SketchParams, sketch_update
+from zk.protocol.commitment import random_salt, sketch_commitment
+from zk.protocol.sketch import SketchParams, sketch_update
 
 SPEC = {"layer.bias": ((3,), "float32"), "layer.weight": ((3, 5), "float32")}
 SEED, TASK, ROUND = 1234567, 7, 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aggregator.detectors.provable import provable_round
+from zk.protocol.rule import provable_round
 from aggregator.exceptions import AggregatorValueError
 from aggregator.scoring import (
     SCORERS,

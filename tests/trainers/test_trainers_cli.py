@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from market.cli.trainer_local import PLACEHOLDER_TRAINER, train_local
+from trainers.cli.train_local import PLACEHOLDER_TRAINER, train_local
 from market.task_spec import TaskSpec
 from market.update_package import load_update_package
 from trainers.models import param_spec, with_input_range
@@ -73,7 +73,7 @@ def test_importing_market_and_the_command_does_not_import_torch() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, market, market.update_package, market.task_spec, market.cli.trainer_local; "
-            "print('torch' in sys.modules, 'trainers' in sys.modules)")
+    code = ("import sys, market, market.update_package, market.task_spec, trainers.cli.train_local; "
+            "print('torch' in sys.modules, 'trainers.models' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]

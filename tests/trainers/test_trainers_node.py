@@ -15,8 +15,8 @@ from market.update_package import load_update_package
 from trainers.data import digits_train_test
 from trainers.models import param_spec
 from trainers.node import TrainerNode
-from zk.commitment import sketch_commitment
-from zk.sketch import SketchParams, sketch_update
+from zk.protocol.commitment import sketch_commitment
+from zk.protocol.sketch import SketchParams, sketch_update
 
 
 @pytest.fixture

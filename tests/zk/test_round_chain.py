@@ -12,7 +12,7 @@ import pytest
 
 from market.exceptions import ContractRevert
 from tests.zk.round_cases import B, RoundCase, absent, active, rejected, uncommitted
-from zk.commitment import random_salt, sketch_commitment
+from zk.protocol.commitment import random_salt, sketch_commitment
 from zk.verify_py import VerificationKey, verify
 
 K = 4

@@ -12,7 +12,7 @@ import random
 import groth16py
 import pytest
 
-from aggregator.detectors.provable import score_accepted
+from zk.protocol.rule import score_accepted
 from tests.zk.round_cases import B, RoundCase, absent, active, rejected, uncommitted, with_result
 from zk import round_circuit
 from zk.exceptions import TooManySlotsError, UnsatisfiableWitnessError, WitnessInputError

@@ -12,7 +12,7 @@ from market.exceptions import TransactionFailed
 from market.marketplace import deploy_contract
 from tests.zk.round_cases import RoundCase, active, rejected
 from zk.deploy import default_verify_gas
-from zk.field import FIELD_MODULUS
+from zk.protocol.field import FIELD_MODULUS
 from zk.round_circuit import SCORE_BITS, public_inputs
 from zk.verify_py import PROOF_LENGTH
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.zk.conftest import NODE_MODULES, REPO_ROOT
-from zk.commitment import aggregate_commitment, sketch_commitment
-from zk.field import FIELD_MODULUS
-from zk.sketch import SketchParams
+from zk.protocol.commitment import aggregate_commitment, sketch_commitment
+from zk.protocol.field import FIELD_MODULUS
+from zk.protocol.sketch import SketchParams
 
 CIRCOM = NODE_MODULES / "circom2" / "cli.js"
 B = SketchParams().clip

@@ -27,7 +27,7 @@ from typing import SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
-from zk.commitment import random_salt
+from zk.protocol.commitment import random_salt
 from zk.exceptions import SketchInputError
 
 __all__ = [

@@ -148,7 +148,7 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
     spec = spec.with_initial_model(initial_cid)
     spec_cid = storage.put(spec.to_json())
     if options.zk and verifier is None:
-        from aggregator.detectors import tau_fraction
+        from zk.protocol.rule import tau_fraction
         from zk.deploy import deploy_round_verifier
         from zk.prover import make_round_prover
 

@@ -2,7 +2,7 @@
 
 A sketch ``s`` of k signed integers and a salt (a field element) are committed to by
 chaining circomlib Poseidon calls over the list ``X = [salt, f(s_0), …, f(s_{k-1})]`` of
-k + 1 field elements (``f`` = :func:`zk.field.to_field`, so ``-1 ↦ p - 1``):
+k + 1 field elements (``f`` = :func:`zk.protocol.field.to_field`, so ``-1 ↦ p - 1``):
 
 * ``h_0 = Poseidon(X[0 : 16])`` (all of X when k + 1 ≤ 16);
 * ``h_j = Poseidon(h_{j-1}, X[16 + 15(j-1) : 16 + 15j])`` while elements remain, the last
@@ -24,8 +24,8 @@ import secrets
 from collections.abc import Sequence
 from typing import SupportsIndex
 
-from zk.field import FIELD_MODULUS, check_field_element, to_field
-from zk.poseidon import MAX_INPUTS, poseidon
+from zk.protocol.field import FIELD_MODULUS, check_field_element, to_field
+from zk.protocol.poseidon import MAX_INPUTS, poseidon
 
 __all__ = [
     "AGGREGATE_TAG",

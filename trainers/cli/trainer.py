@@ -149,6 +149,6 @@ def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | No
         report(result, f"withdrew {ether(summary.credit_wei)}")
 
 
-from market.cli.trainer_local import train_local  # noqa: E402 - registered last; imports no torch
+from trainers.cli.train_local import train_local  # noqa: E402 - registered last; imports no torch
 
 cli.add_command(train_local)

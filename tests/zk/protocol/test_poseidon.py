@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from tests.zk.conftest import CircomlibjsReference, require_node_modules
 from zk.exceptions import FieldRangeError
-from zk.field import FIELD_MODULUS
-from zk.poseidon import MAX_INPUTS, poseidon, poseidon_reference
-from zk.poseidon_constants import N_ROUNDS_F, N_ROUNDS_P, mds_matrix, round_constants
+from zk.protocol.field import FIELD_MODULUS
+from zk.protocol.poseidon import MAX_INPUTS, poseidon, poseidon_reference
+from zk.protocol.poseidon_constants import N_ROUNDS_F, N_ROUNDS_P, mds_matrix, round_constants
 
 P = FIELD_MODULUS
 field_elements = st.one_of(

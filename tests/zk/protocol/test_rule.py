@@ -8,16 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.detectors.provable import (
-    ProvableDetector,
-    lower_median,
-    provable_round,
-    score_accepted,
-    tau_fraction,
-)
-from aggregator.exceptions import AggregatorValueError
+from aggregator.detectors.provable import ProvableDetector
 from market.exceptions import MarketError
-from zk.sketch import SketchParams, sketch_update
+from zk.exceptions import RuleInputError
+from zk.protocol.rule import lower_median, provable_round, score_accepted, tau_fraction
+from zk.protocol.sketch import SketchParams, sketch_update
 
 # Slot 4 is an outlier, slot 5 did not submit, slot 6 was rejected (and would otherwise drag
 # every median up).
@@ -52,7 +47,7 @@ def test_tau_fraction_rounds_to_thousandths_and_reduces(tau: float, fraction: tu
 
 @pytest.mark.parametrize("tau", [0.0, -1.0, float("nan"), float("inf"), 0.0004, 5e9])
 def test_tau_fraction_refuses_unusable_values(tau: float) -> None:
-    with pytest.raises(AggregatorValueError):
+    with pytest.raises(RuleInputError):
         tau_fraction(tau)
 
 
@@ -196,18 +191,18 @@ def test_provable_round_is_exact_beyond_int64() -> None:
     ],
 )
 def test_provable_round_refuses_malformed_sketches(sketches: list, kwargs: dict) -> None:
-    with pytest.raises(AggregatorValueError):
+    with pytest.raises(RuleInputError):
         provable_round(sketches, tau_num=4, tau_den=1, **kwargs)
 
 
 @pytest.mark.parametrize(("tau_num", "tau_den"), [(0, 1), (1, 0), (2**32, 1), (4.0, 1), (True, 1)])
 def test_provable_round_refuses_bad_tau(tau_num: object, tau_den: object) -> None:
-    with pytest.raises(AggregatorValueError):
+    with pytest.raises(RuleInputError):
         provable_round([[1]], tau_num=tau_num, tau_den=tau_den)  # type: ignore[arg-type]
 
 
 def test_provable_round_refuses_rejection_marks_of_the_wrong_length() -> None:
-    with pytest.raises(AggregatorValueError):
+    with pytest.raises(RuleInputError):
         provable_round([[1], [2]], [False], tau_num=4, tau_den=1)
 
 
@@ -219,7 +214,7 @@ def test_provable_errors_are_market_value_errors() -> None:
 
 
 def test_score_accepted_refuses_an_accepted_slot_without_sketch() -> None:
-    with pytest.raises(AggregatorValueError):
+    with pytest.raises(RuleInputError):
         score_accepted([[1, 2], None], [True, True], k=2)
 
 
@@ -290,7 +285,7 @@ def test_lower_median_picks_index_len_minus_one_halved() -> None:
     assert lower_median([3, 1, 2]) == 2
     assert lower_median([4, 1, 3, 2]) == 2
     assert lower_median([7]) == 7
-    with pytest.raises(AggregatorValueError):
+    with pytest.raises(RuleInputError):
         lower_median([])
 
 

@@ -3,7 +3,7 @@ circomlibjs's ``buildPoseidon`` compute it, for 1 … 16 inputs.
 
 Parameters (Grassi et al., "Poseidon", USENIX Security 2021, eprint 2019/458): width
 ``t = nInputs + 1``, S-box ``x^5``, 8 full rounds (4 + 4) and circomlib's partial-round counts,
-constants from :mod:`zk.poseidon_constants`. The state starts as ``[0, in_1, …, in_n]`` and
+constants from :mod:`zk.protocol.poseidon_constants`. The state starts as ``[0, in_1, …, in_n]`` and
 the hash is ``state[0]`` after the permutation. Each round: add the round constants, apply
 the S-box (to every element in a full round, to ``state[0]`` only in a partial round), multiply
 by the MDS matrix.
@@ -17,7 +17,7 @@ definition (:func:`poseidon_reference`) and against circomlibjs.
 
 Inputs must be canonical field elements (``0 <= x < p``); circomlibjs would reduce larger
 values modulo p, which would let two different inputs collide, so they are refused here. Map
-signed integers with :func:`zk.field.to_field` first.
+signed integers with :func:`zk.protocol.field.to_field` first.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from functools import cache
 from operator import mul
 from typing import SupportsIndex
 
-from zk.field import FIELD_MODULUS, check_field_element
-from zk.poseidon_constants import MAX_INPUTS, N_ROUNDS_F, N_ROUNDS_P, mds_matrix, round_constants
+from zk.protocol.field import FIELD_MODULUS, check_field_element
+from zk.protocol.poseidon_constants import MAX_INPUTS, N_ROUNDS_F, N_ROUNDS_P, mds_matrix, round_constants
 
 __all__ = ["MAX_INPUTS", "poseidon", "poseidon_reference"]
 

@@ -39,8 +39,8 @@ from market.reverts import ether
 def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unreliable, honest_only, alpha, tau, seed,
         device, ipfs_api, out_dir, json_path, trusted, no_audit, verbose) -> None:
     """Run a whole market: deploy, post a digits task, N trainers (some attackers), R rounds, payout."""
-    from aggregator.demo import DEFAULT_ATTACKS, DEFAULT_UNRELIABLE, DemoOptions, run_demo
-    from aggregator.plots import plot_accuracy, plot_contribution_vs_payout
+    from benchmarks.simulation import DEFAULT_ATTACKS, DEFAULT_UNRELIABLE, DemoOptions, run_demo
+    from benchmarks.plots import plot_accuracy, plot_contribution_vs_payout
 
     options = DemoOptions(
         trainers=trainers, rounds=rounds, epochs=epochs, reward_wei=reward, stake_wei=stake,

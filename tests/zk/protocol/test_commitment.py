@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.zk.conftest import CircomlibjsReference
-from zk.commitment import (
+from zk.protocol.commitment import (
     AGGREGATE_TAG,
     aggregate_commitment,
     chain_hash,
@@ -20,13 +20,13 @@ from zk.commitment import (
     sketch_commitment,
 )
 from zk.exceptions import FieldRangeError
-from zk.field import FIELD_MODULUS, HALF_MODULUS
-from zk.poseidon import poseidon
-from zk.sketch import SketchParams
+from zk.protocol.field import FIELD_MODULUS, HALF_MODULUS
+from zk.protocol.poseidon import poseidon
+from zk.protocol.sketch import SketchParams
 
 P = FIELD_MODULUS
 B = SketchParams().clip
-CIRCUIT = Path(__file__).resolve().parents[2] / "zk" / "circuits" / "commitment.circom"
+CIRCUIT = Path(__file__).resolve().parents[3] / "zk" / "circuits" / "commitment.circom"
 
 
 def _sketch(rng: random.Random, k: int) -> list[int]:

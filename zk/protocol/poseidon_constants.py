@@ -28,7 +28,7 @@ from __future__ import annotations
 from functools import cache
 from itertools import compress
 
-from zk.field import FIELD_MODULUS
+from zk.protocol.field import FIELD_MODULUS
 
 __all__ = ["N_ROUNDS_F", "N_ROUNDS_P", "MAX_INPUTS", "mds_matrix", "round_constants"]
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zk.exceptions import FieldRangeError
-from zk.field import (
+from zk.protocol.field import (
     FIELD_MODULUS,
     HALF_MODULUS,
     check_field_element,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zk.exceptions import SketchInputError
-from zk.sketch import (
+from zk.protocol.sketch import (
     BLOCK_COLUMNS,
     INPUT_FRAC_BITS,
     R_DOMAIN,

@@ -1,0 +1,40 @@
+"""``market deploy``: the Marketplace and the round verifier (owned by ``zk``: it deploys the
+Groth16 verifier of the default round circuit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from market.cli.context import CliContext, console, pass_ctx
+from market.cli.options import from_option, password_file_option
+from market.marketplace import Marketplace
+from zk.protocol.params import DEFAULT_SKETCH_K, DEFAULT_SLOTS, DEFAULT_TAU
+from zk.protocol.rule import tau_fraction
+
+
+@click.command("deploy")
+@click.option("--zk/--no-zk", default=True, show_default=True,
+              help="Also deploy the round verifier (Groth16, development key), the default verifier of new tasks.")
+@from_option(default="dev:0", show_default=True)
+@password_file_option()
+@pass_ctx
+def deploy(ctx: CliContext, zk: bool, sender: str, password_file: Path | None) -> None:
+    """Deploy the Marketplace (and the round verifier) and record the addresses for this chain."""
+    deployer = ctx.signer(sender, password_file)
+    market = Marketplace.deploy(ctx.chain, deployer)
+    block = ctx.chain.block_number()
+    ctx.deployments.record(ctx.chain.chain_id, "Marketplace", market.address, block=block, deployer=deployer.address)
+    console.print(f"Marketplace deployed at [bold]{market.address}[/] on {ctx.chain.describe()}")
+    if zk:
+        from zk.deploy import deploy_round_verifier  # groth16py only when asked
+
+        with console.status("loading (or making, once) the round circuit's DEVELOPMENT key…"):
+            num, den = tau_fraction(DEFAULT_TAU)
+            verifier = deploy_round_verifier(ctx.chain, deployer, n=DEFAULT_SLOTS, k=DEFAULT_SKETCH_K,
+                                             tau_num=num, tau_den=den)
+        ctx.deployments.record(ctx.chain.chain_id, "RoundVerifier", verifier, block=block, deployer=deployer.address)
+        console.print(f"RoundVerifier ({DEFAULT_SLOTS} trainers, k={DEFAULT_SKETCH_K}, tau {DEFAULT_TAU:g}, DEVELOPMENT key) "
+                      f"deployed at [bold]{verifier}[/]")
+    console.print(f"recorded in {ctx.deployments.path}")
