@@ -1,0 +1,31 @@
+"""The aggregator node: intake of the trainers' encrypted updates, outlier detection,
+contribution scoring, streaming FedAvg, round publication, the service loop and the audit.
+
+One algorithm a module behind thin classes: :mod:`aggregator.intake` (digest, decryption,
+package and sketch checks, each failure a rejection with a reason), :mod:`aggregator.detectors`
+(the provable rule, Multi-Krum, MUD-HoG), :mod:`aggregator.scoring` (the paid provable score;
+exact, truncated Monte Carlo and GTG Shapley and leave-one-out, reported only),
+:mod:`aggregator.aggregation` (sample-weighted FedAvg), :mod:`aggregator.round_pipeline` (one
+round from verdicts to publication values), :mod:`aggregator.service` and
+:mod:`aggregator.state` (the node and its state file), :mod:`aggregator.audit` (``market
+audit``); the ``market aggregator`` and ``market audit`` commands are in :mod:`aggregator.cli`.
+
+Layer: beside ``trainers``, above ``zk`` and the market core (docs/DESIGN.md). No module here
+imports ``trainers``, ``benchmarks`` or torch, except :mod:`aggregator.evaluation` (validation
+utility of a model, torch and the trainers' model registry), which the rest never imports; the
+audit runs without torch. Nothing is imported here: import the submodules you use.
+"""
+
+__all__ = [
+    "aggregation",
+    "audit",
+    "cli",
+    "detectors",
+    "evaluation",
+    "exceptions",
+    "intake",
+    "round_pipeline",
+    "scoring",
+    "service",
+    "state",
+]

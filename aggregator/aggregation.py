@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregator.exceptions import AggregatorValueError, EmptyAggregationError, UpdateMismatchError
+from market.tracing import traced
 
 __all__ = ["ALLOWED_DTYPES", "FedAvgAccumulator", "apply_to", "fedavg"]
 
@@ -77,6 +78,7 @@ class FedAvgAccumulator:
         self._dtypes: dict[str, np.dtype[Any]] = {}
         self._scratch = np.empty(0, dtype=np.float64)
 
+    @traced("aggregation.add")
     def add(self, weight: float, update: Update) -> None:
         """Add ``weight · update`` to the sum. The first update fixes the tensor names and
         shapes; every later one must have exactly the same."""
@@ -113,6 +115,7 @@ class FedAvgAccumulator:
         self.count += 1
         self.total_weight += w
 
+    @traced("aggregation.result")
     def result(self) -> dict[str, npt.NDArray[Any]]:
         """The weighted mean, ``Σ w_i u_i / Σ w_i``, tensor by tensor, in the output dtype."""
         if self.count == 0:
@@ -139,6 +142,7 @@ def fedavg(
     return acc.result()
 
 
+@traced("aggregation.apply_to")
 def apply_to(global_state: Update, mean_delta: Update) -> dict[str, npt.NDArray[Any]]:
     """The new global model ``w + Δ``, tensor by tensor, in each global tensor's dtype (the
     sum is taken in float64 and rounded once)."""

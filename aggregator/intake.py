@@ -9,7 +9,11 @@ failure decides the reason. The envelope's evidence key is kept for every reject
 as far as decryption, so anyone can open that one submission and check the rejection.
 
 A pure function (:func:`check_submission`) over bytes and chain values, so the service, the
-audit and the benchmarks share it; :func:`fetch_and_check` adds the storage fetch.
+audit and the benchmarks share it; :func:`fetch_and_check` adds the storage fetch. Its stages
+are public so the audit replays them with the evidence key revealed on chain instead of the
+aggregator's private key: :func:`check_digest`, :func:`open_envelope` (digest, decryption,
+package checks) and :func:`check_sketch`, each raising :class:`Refusal` with a
+:class:`RejectionReason` (or the update package's own code).
 
 Memory: an accepted result holds its update's tensors (O(d)). A round of n submissions whose
 updates would not fit the aggregator's memory budget is taken in *streaming* mode
@@ -24,6 +28,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -32,16 +37,51 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from aggregator.exceptions import UpdateReloadError
 from market.encryption import EncryptionError, decrypt_with_evidence_key, envelope_digest, evidence_key
 from market.storage import BlockCorrupted, DagFormatError, InvalidCid, NotFound, Storage
-from market.update_package import UpdateMetadata, UpdatePackageError, load_update_package
+from market.tracing import traced
+from market.update_package import UpdateMetadata, UpdatePackage, UpdatePackageError, load_update_package
 from zk.protocol.commitment import sketch_commitment
 from zk.protocol.sketch import SketchParams, sketch_update
 
-# Rejection reasons besides the update package's own codes (``too-large``, ``wrong-shape``…).
-UNAVAILABLE = "unavailable"
-WRONG_DIGEST = "wrong-digest"
-UNDECRYPTABLE = "undecryptable"
-NO_COMMITMENT = "no-sketch-commitment"
-SKETCH_MISMATCH = "sketch-mismatch"
+__all__ = [
+    "NO_COMMITMENT",
+    "SKETCH_MISMATCH",
+    "UNAVAILABLE",
+    "UNDECRYPTABLE",
+    "WRONG_DIGEST",
+    "IntakeResult",
+    "Refusal",
+    "RejectionReason",
+    "check_digest",
+    "check_sketch",
+    "check_submission",
+    "fetch_and_check",
+    "intake_round",
+    "open_envelope",
+    "update_bytes",
+]
+
+
+class RejectionReason(StrEnum):
+    """Intake's rejection reasons besides the update package's own codes (``too-large``,
+    ``wrong-shape``…, :class:`market.update_package.UpdatePackageError`'s ``reason``)."""
+
+    UNAVAILABLE = "unavailable"
+    """The stored bytes are missing or do not match their CID."""
+    WRONG_DIGEST = "wrong-digest"
+    """The stored bytes do not hash to the digest on chain."""
+    UNDECRYPTABLE = "undecryptable"
+    """The envelope does not open."""
+    NO_COMMITMENT = "no-sketch-commitment"
+    """The trainer committed no sketch before the sketch deadline."""
+    SKETCH_MISMATCH = "sketch-mismatch"
+    """The committed sketch is not the sketch of the submitted update."""
+
+
+UNAVAILABLE = RejectionReason.UNAVAILABLE
+WRONG_DIGEST = RejectionReason.WRONG_DIGEST
+UNDECRYPTABLE = RejectionReason.UNDECRYPTABLE
+NO_COMMITMENT = RejectionReason.NO_COMMITMENT
+SKETCH_MISMATCH = RejectionReason.SKETCH_MISMATCH
 
 
 @dataclass
@@ -103,24 +143,25 @@ def check_submission(
     """Check one submission's stored bytes against everything the chain and the spec say."""
     result = IntakeResult(slot=slot, trainer=trainer)
     try:
-        key, package = _open_envelope(envelope, digest=digest, private_key=private_key, param_spec=param_spec,
-                                      task_id=task_id, round_=round_, trainer=trainer, max_bytes=max_bytes,
-                                      max_norm=max_norm)
-    except _Refused as refused:
+        key, package = open_envelope(envelope, digest=digest, private_key=private_key, param_spec=param_spec,
+                                     task_id=task_id, round_=round_, trainer=trainer, max_bytes=max_bytes,
+                                     max_norm=max_norm)
+    except Refusal as refused:
         result.evidence_key = refused.evidence_key
         return _reject(result, refused.reason, refused.detail)
     result.evidence_key = key
     result.metadata, result.tensors = package.metadata, package.tensors
     result.salt = int.from_bytes(package.metadata.salt, "big")
-    if commitment == 0:
-        return _reject(result, NO_COMMITMENT, "the trainer committed no sketch before the sketch deadline")
-    result.sketch = sketch_update(package.tensors, seed, sketch_params)
-    if sketch_commitment(result.sketch, result.salt) != commitment:
-        return _reject(result, SKETCH_MISMATCH, "the committed sketch is not the sketch of the submitted update")
+    try:
+        result.sketch = check_sketch(package, commitment=commitment, seed=seed, sketch_params=sketch_params)
+    except Refusal as refused:
+        result.sketch = refused.sketch
+        return _reject(result, refused.reason, refused.detail)
     result.evidence_key = None  # accepted: nothing to reveal
     return result
 
 
+@traced("intake.fetch_and_check")
 def fetch_and_check(storage: Storage, cid: str, **kwargs) -> IntakeResult:
     """:func:`check_submission` on the bytes stored under ``cid``. Content that is missing or
     does not match its CID is the trainer's fault (a rejection); a storage node that does not
@@ -135,34 +176,58 @@ def fetch_and_check(storage: Storage, cid: str, **kwargs) -> IntakeResult:
     return result
 
 
-class _Refused(Exception):
-    """A stage of :func:`_open_envelope` failed: the rejection reason, its detail, and the
-    evidence key when decryption got that far."""
+class Refusal(Exception):
+    """An intake stage failed: the rejection reason, its detail, the evidence key when
+    decryption got that far, and the recomputed sketch when it did not open the commitment."""
 
-    def __init__(self, reason: str, detail: str, evidence_key: bytes | None = None) -> None:
+    def __init__(self, reason: str, detail: str, evidence_key: bytes | None = None,
+                 sketch: list[int] | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail, self.evidence_key = reason, detail, evidence_key
+        self.reason, self.detail, self.evidence_key, self.sketch = reason, detail, evidence_key, sketch
 
 
-def _open_envelope(envelope: bytes, *, digest: bytes, private_key: X25519PrivateKey, param_spec: Mapping[str, tuple],
-                   task_id: int, round_: int, trainer: str, max_bytes: int, max_norm: float, **_: Any):
-    """The digest, decryption and package checks of intake, in order: ``(evidence key, package)``,
-    or :class:`_Refused` naming the first that fails."""
+def check_digest(envelope: bytes, digest: bytes) -> None:
+    """:class:`Refusal` (``wrong-digest``) unless the stored bytes hash to the digest on chain."""
     if envelope_digest(envelope) != digest:
-        raise _Refused(WRONG_DIGEST, "the stored bytes do not hash to the digest on chain")
+        raise Refusal(WRONG_DIGEST, "the stored bytes do not hash to the digest on chain")
+
+
+def open_envelope(envelope: bytes, *, digest: bytes, param_spec: Mapping[str, tuple], task_id: int, round_: int,
+                  trainer: str, max_bytes: int, max_norm: float, private_key: X25519PrivateKey | None = None,
+                  key: bytes | None = None, **_: Any) -> tuple[bytes, UpdatePackage]:
+    """The digest, decryption and package checks of intake, in order: ``(evidence key, package)``,
+    or :class:`Refusal` naming the first that fails. The aggregator opens with its
+    ``private_key``; an auditor with the evidence ``key`` revealed on chain."""
+    if (private_key is None) == (key is None):
+        raise TypeError("open_envelope needs exactly one of private_key and key")
+    check_digest(envelope, digest)
     try:
-        key = evidence_key(envelope, private_key)
+        if key is None:
+            key = evidence_key(envelope, private_key)
         plaintext = decrypt_with_evidence_key(envelope, key)
     except EncryptionError as exc:
-        raise _Refused(UNDECRYPTABLE, str(exc)) from None
+        raise Refusal(UNDECRYPTABLE, str(exc)) from None
     try:
         package = load_update_package(
             plaintext, param_spec, max_bytes=max_bytes, max_norm=max_norm,
             expect={"task_id": task_id, "round": round_, "trainer": trainer},
         )
     except UpdatePackageError as exc:
-        raise _Refused(exc.reason, exc.detail, key) from None
+        raise Refusal(exc.reason, exc.detail, key) from None
     return key, package
+
+
+def check_sketch(package: UpdatePackage, *, commitment: int, seed: int, sketch_params: SketchParams) -> list[int]:
+    """The update's sketch under the round's seed, checked against the trainer's on-chain
+    commitment (Poseidon with the package's salt); :class:`Refusal` when there is no commitment
+    or the sketch does not open it (the refusal carries the recomputed sketch)."""
+    if commitment == 0:
+        raise Refusal(NO_COMMITMENT, "the trainer committed no sketch before the sketch deadline")
+    sketch = sketch_update(package.tensors, seed, sketch_params)
+    if sketch_commitment(sketch, int.from_bytes(package.metadata.salt, "big")) != commitment:
+        raise Refusal(SKETCH_MISMATCH, "the committed sketch is not the sketch of the submitted update",
+                      sketch=sketch)
+    return sketch
 
 
 def _reload(storage: Storage, cid: str, checks: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -172,8 +237,8 @@ def _reload(storage: Storage, cid: str, checks: Mapping[str, Any]) -> dict[str, 
     except (NotFound, BlockCorrupted, DagFormatError, InvalidCid) as exc:
         raise UpdateReloadError(f"slot {checks['slot']}: {cid} can no longer be read: {exc}") from None
     try:
-        return _open_envelope(envelope, **checks)[1].tensors
-    except _Refused as refused:
+        return open_envelope(envelope, **checks)[1].tensors
+    except Refusal as refused:
         raise UpdateReloadError(f"slot {checks['slot']}: {cid} no longer passes intake: {refused}") from None
 
 

@@ -9,8 +9,8 @@ DESIGN.md, a round, steps 6–7:
   since the proof covers the provable rule);
 * scores are the provable ones, ``max(0, ⟨s_i, g⟩)`` over the accepted sketches: what is paid;
 * the new global model is the sample-weighted FedAvg of the accepted updates, streamed;
-* the validation-utility Shapley estimates (exact for ≤ 10 players, TMC, GTG, leave-one-out, as
-  the spec lists) and the validation accuracy go to the audit transcript only.
+* the validation-utility Shapley estimates (exact for ≤ :data:`SERVICE_EXACT_PLAYERS` players,
+  TMC, GTG, leave-one-out, as the spec lists) and the validation accuracy go to the audit transcript only.
 """
 
 from __future__ import annotations
@@ -26,13 +26,18 @@ from aggregator.detectors import make_detector
 from aggregator.detectors.mud_hog import MudHogDetector
 from aggregator.intake import IntakeResult
 from aggregator.scoring import score as shapley_score
-from aggregator.scoring.utility import memoise
+from aggregator.scoring.utility import fedavg_subset_utility
 from market.task_spec import ScoringSection
+from market.tracing import traced
 from zk.protocol.commitment import aggregate_commitment
 from zk.protocol.rule import ProvableRoundResult, provable_round, score_accepted, tau_fraction
 from zk.protocol.sketch import flatten_update
 
-MAX_EXACT_PLAYERS = 10
+#: The most accepted trainers a round computes exact validation Shapley for (2^10 = 1024
+#: evaluations of the model); above it the spec's ``exact`` is skipped and the estimators
+#: stand alone. Below :data:`aggregator.scoring.shapley_exact.MAX_EXACT_PLAYERS`, the most
+#: players exact Shapley itself accepts.
+SERVICE_EXACT_PLAYERS = 10
 
 Evaluate = Callable[[Mapping[str, np.ndarray]], float]
 """Validation utility of a model state (e.g. accuracy on the owner's validation set)."""
@@ -60,6 +65,7 @@ def _flat(tensors: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in flatten_update(tensors)])
 
 
+@traced("round_pipeline.assess_round")
 def assess_round(
     intakes: Sequence[IntakeResult | None],
     *,
@@ -76,7 +82,6 @@ def assess_round(
     FedAvg reads the accepted updates one at a time (:meth:`IntakeResult.load_tensors`), so
     released intakes keep the round at O(d); ``shapley=False`` skips the validation Shapley
     estimates, which hold every accepted update at once (O(n·d))."""
-    n = len(intakes)
     rejected = [bool(it is not None and not it.accepted) for it in intakes]
     sketches = [it.sketch if it is not None and it.accepted else None for it in intakes]
     num, den = tau_fraction(scoring.tau)
@@ -124,6 +129,26 @@ def _vector(tensors: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarr
     return np.concatenate([np.asarray(tensors[k], dtype=np.float64).reshape(-1) for k in names])
 
 
+def _state_evaluator(global_state: Mapping[str, np.ndarray], evaluate: Evaluate) -> Callable[[np.ndarray], float]:
+    """``evaluate`` of the global model plus a flat mean update (float64, in ``global_state``'s
+    name order)."""
+    names = list(global_state)
+    shapes = [np.shape(global_state[k]) for k in names]
+    base = {k: np.asarray(v, dtype=np.float64) for k, v in global_state.items()}
+
+    def on_mean(mean: np.ndarray) -> float:
+        state: dict[str, Any] = dict(base)
+        offset = 0
+        for k, shape in zip(names, shapes):
+            size = int(np.prod(shape))
+            state[k] = base[k] + mean[offset:offset + size].reshape(shape)
+            offset += size
+        return float(evaluate(state))
+
+    return on_mean
+
+
+@traced("round_pipeline.validation_shapley")
 def validation_shapley(
     intakes: Sequence[IntakeResult | None],
     accepted: Sequence[bool],
@@ -134,33 +159,21 @@ def validation_shapley(
     seed: int = 0,
 ) -> dict[str, list[float]]:
     """Validation-utility contribution estimates of the accepted trainers, per method named in
-    the spec (``exact`` only up to :data:`MAX_EXACT_PLAYERS`); 0 for every other slot. The
-    utility of a coalition is the validation utility of the global model plus its FedAvg."""
+    the spec (``exact`` only up to :data:`SERVICE_EXACT_PLAYERS`); 0 for every other slot. The
+    utility of a coalition is the validation utility of the global model plus its FedAvg
+    (:func:`~aggregator.scoring.utility.fedavg_subset_utility`)."""
     players = [i for i, a in enumerate(accepted) if a]
     if not players:
         return {m: [0.0] * len(intakes) for m in scoring.validation_shapley}
     names = list(global_state)
-    shapes = [np.shape(global_state[k]) for k in names]
-    base = {k: np.asarray(v, dtype=np.float64) for k, v in global_state.items()}
-    vectors = [_vector(intakes[i].load_tensors(), names) for i in players]
-    weights = np.asarray([intakes[i].num_samples for i in players], dtype=np.float64)
-
-    def utility(subset: frozenset[int]) -> float:
-        state: dict[str, Any] = dict(base)
-        if subset:
-            members = sorted(subset)
-            mean = sum(weights[j] * vectors[j] for j in members) / weights[members].sum()
-            offset = 0
-            for k, shape in zip(names, shapes):
-                size = int(np.prod(shape))
-                state[k] = base[k] + mean[offset:offset + size].reshape(shape)
-                offset += size
-        return float(evaluate(state))
-
-    cached = memoise(utility)
+    cached = fedavg_subset_utility(
+        updates=[_vector(intakes[i].load_tensors(), names) for i in players],
+        weights=[float(intakes[i].num_samples) for i in players],
+        evaluate=_state_evaluator(global_state, evaluate),
+    )
     out: dict[str, list[float]] = {}
     for method in scoring.validation_shapley:
-        if method == "exact" and len(players) > MAX_EXACT_PLAYERS:
+        if method == "exact" and len(players) > SERVICE_EXACT_PLAYERS:
             continue
         options = {"seed": seed} if method in ("tmc", "gtg") else {}
         values = shapley_score(method, len(players), cached, **options)

@@ -1,6 +1,7 @@
 """The aggregator node: watch a task on chain and run every round to publication, then finalize.
 
-Each :meth:`AggregatorNode.step` does the one thing that is due:
+Each :meth:`AggregatorNode.step` reads the task's phase (:func:`zk.protocol.phase.round_phase`),
+does the one thing that is due and returns it as a :class:`~zk.protocol.actions.NodeAction`:
 
 1. submissions are open → close them at the deadline, or as soon as every trainer submitted;
 2. the sketch window is open → wait until every submitter committed, or the deadline;
@@ -10,10 +11,11 @@ Each :meth:`AggregatorNode.step` does the one thing that is due:
    then reveal the evidence key of every rejected submission;
 4. after the last round → ``finalize``.
 
-Idempotent: the publication of a round is written to the state file before its transaction is
-sent and re-sent unchanged after a restart; a round the chain already shows as published is
-never published again. Chain and storage errors are retried with exponential backoff and a log
-line (:meth:`run`), never a crash.
+Idempotent: the publication of a round is written to the state file (:mod:`aggregator.state`)
+before its transaction is sent and re-sent unchanged after a restart; a round the chain already
+shows as published is never published again. Transport errors (chain and storage) are retried
+with exponential backoff and a log line (:meth:`run`), never a crash; a contract's revert
+(:class:`~market.exceptions.ContractRevert`, not a transport error) is raised.
 
 Memory: a round whose updates fit ``memory_budget`` (default 1 GiB) is assessed in memory;
 above it the intake streams (:func:`aggregator.intake.intake_round`): every update is checked,
@@ -25,12 +27,10 @@ MUD-HoG, trusted-aggregator tasks only) still hold every update.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +40,17 @@ from eth_account.signers.local import LocalAccount
 from aggregator.detectors.mud_hog import MudHogDetector
 from aggregator.intake import IntakeResult, intake_round, update_bytes
 from aggregator.round_pipeline import Evaluate, RoundOutcome, assess_round
+from aggregator.state import AggregatorState, SavedRound, load_state, save_state
 from market.exceptions import ChainError, ContractRevert
 from market.marketplace import Marketplace
+from market.model_state import InitialState, ParamSpec, param_spec, round_start_state, state_to_bytes
 from market.storage import Storage, StorageUnavailable
 from market.task_spec import TaskSpec
-from market.types import RoundPublication, TaskState
-from trainers.models import model_to_bytes, param_spec, round_start_state
+from market.types import RoundPublication
+from zk.protocol.actions import ActionKind, NodeAction
+from zk.protocol.phase import RoundPhase, current_round, round_phase
 from zk.protocol.sketch import SketchParams
+from zk.protocol.transcript import build_transcript
 
 DEFAULT_MEMORY_BUDGET = 1 << 30
 """Bytes of updates a round may hold at once before the intake streams."""
@@ -86,6 +90,7 @@ class AggregatorNode:
         prover: Prover | None = None,
         log: Callable[[str], None] | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        initial_state: InitialState | None = None,
     ) -> None:
         self.market = market
         self.storage = storage
@@ -94,11 +99,14 @@ class AggregatorNode:
         self.task_id = task_id
         self.prover = prover
         self.memory_budget = memory_budget
+        self.initial_state = initial_state
+        """Builds round 0's model when the spec names no initial model CID (the app layer passes
+        ``trainers.models.initial_state``); None: such a spec is refused."""
         self.log = log or (lambda message: None)
         self.dir = Path(state_dir) / f"aggregator-task{task_id}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._state_path = self.dir / "state.json"
-        self.state: dict[str, Any] = json.loads(self._state_path.read_text()) if self._state_path.exists() else {"rounds": {}}
+        self.state: AggregatorState = load_state(self._state_path)
         self._spec: TaskSpec | None = None
         self._evaluate_factory = evaluate_factory
         self._evaluate: Evaluate | None = None
@@ -107,9 +115,7 @@ class AggregatorNode:
 
     # --- persistence -----------------------------------------------------------------------
     def _save(self) -> None:
-        tmp = self._state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=1))
-        os.replace(tmp, self._state_path)
+        save_state(self._state_path, self.state)
 
     # --- the task ----------------------------------------------------------------------------
     @property
@@ -126,76 +132,76 @@ class AggregatorNode:
         document = getattr(self.prover, "key_document", None)
         return document() if callable(document) else None
 
-    def _param_spec(self) -> dict:
+    def _param_spec(self) -> ParamSpec:
+        """The spec's parameter layout (:func:`market.model_state.param_spec`, no torch)."""
         return param_spec(self.spec.model, dtype=self.spec.training.dtype)
 
     def global_state(self, round_: int) -> tuple[dict, str | None]:
         """The model round ``round_`` starts from, and its CID (None for a seed-built initial model)."""
-        return round_start_state(self.market, self.storage, self.spec, self.task_id, round_)
+        return round_start_state(self.market, self.storage, self.spec, self.task_id, round_,
+                                 initial_state=self.initial_state)
 
     # --- one step ----------------------------------------------------------------------------
-    def step(self) -> str:
-        """Do what is due now; return a short description of it."""
+    def step(self) -> NodeAction:
+        """Do what is due now (the phase comes from :func:`~zk.protocol.phase.round_phase`);
+        return what was done."""
         task = self.market.get_task(self.task_id)
-        if task.state in (TaskState.FINISHED, TaskState.ABORTED, TaskState.CANCELLED):
-            return "finished"
-        if task.state == TaskState.OPEN:
-            return "waiting for start"
-        round_ = task.current_round
-        if round_ >= task.config.rounds:
+        round_ = current_round(task)
+        info = self.market.get_round(self.task_id, round_) if round_ is not None else None
+        phase = round_phase(task, info, self.market.chain.timestamp() if info is not None else 0)
+        if phase is RoundPhase.ENDED:
+            return NodeAction(ActionKind.FINISHED)
+        if phase is RoundPhase.JOINING:
+            return NodeAction(ActionKind.WAITING, detail="start")
+        if phase is RoundPhase.FINALIZABLE:
             result = self.market.finalize(self.account, self.task_id)
             self.log(f"task {self.task_id} finalized (gas {result.gas_used:,})")
-            return "finalized"
-        info = self.market.get_round(self.task_id, round_)
-        now = self.market.chain.timestamp()
-        if not info.closed:
-            if now <= info.submission_deadline and info.submissions < task.trainer_count:
-                return f"round {round_}: waiting for submissions ({info.submissions}/{task.trainer_count})"
-            try:
-                result = self.market.close_submissions(self.account, self.task_id, round_)
-            except ContractRevert as exc:
-                if exc.name in ("MarketplaceSubmissionsStillOpen", "MarketplaceSubmissionsAlreadyClosed"):
-                    return f"round {round_}: waiting for submissions"
-                raise
-            self.log(f"round {round_}: closed with {info.submissions} submission(s), seed {result.event('SubmissionsClosed')['seed']:#x}")
-            return f"round {round_}: closed"
-        if now <= info.sketch_deadline and info.sketches < info.submissions:
-            return f"round {round_}: waiting for sketches ({info.sketches}/{info.submissions})"
+            return NodeAction(ActionKind.FINALIZED)
+        assert round_ is not None and info is not None
+        if phase is RoundPhase.SUBMISSIONS_OPEN:
+            return NodeAction(ActionKind.WAITING, round_, f"submissions ({info.submissions}/{task.trainer_count})")
+        if phase.closable:
+            return self._close(round_, info.submissions)
+        if phase is RoundPhase.SKETCHES_OPEN:
+            return NodeAction(ActionKind.WAITING, round_, f"sketches ({info.sketches}/{info.submissions})")
         return self._publish(round_)
 
-    def _publish(self, round_: int) -> str:
-        saved = self.state["rounds"].get(str(round_))
+    def _close(self, round_: int, submissions: int) -> NodeAction:
+        try:
+            result = self.market.close_submissions(self.account, self.task_id, round_)
+        except ContractRevert as exc:
+            if exc.name in ("MarketplaceSubmissionsStillOpen", "MarketplaceSubmissionsAlreadyClosed"):
+                return NodeAction(ActionKind.WAITING, round_, "submissions")
+            raise
+        self.log(f"round {round_}: closed with {submissions} submission(s), seed {result.event('SubmissionsClosed')['seed']:#x}")
+        return NodeAction(ActionKind.CLOSED, round_)
+
+    def _publish(self, round_: int) -> NodeAction:
+        saved = self.state.rounds.get(round_)
         if saved is None:
             saved = self._assess(round_)
-        publication = RoundPublication(
-            global_model_cid=saved["model_cid"], flags=saved["flags"], rejections=saved["rejections"],
-            scores=saved["scores"], aggregate_commitment=saved["aggregate_commitment"],
-            proof=bytes.fromhex(saved["proof"]), transcript_cid=saved["transcript_cid"],
-        )
         try:
-            result = self.market.publish_round(self.account, self.task_id, round_, publication)
+            result = self.market.publish_round(self.account, self.task_id, round_, saved.publication())
             gas = result.gas_used
             verified = bool(result.event("RoundPublished")["proofVerified"])
         except ContractRevert as exc:
             if exc.name != "MarketplaceWrongRound":  # anything else is a real refusal
                 raise
             gas, verified = 0, self.market.get_round(self.task_id, round_).proof_verified  # published before a restart
-        for trainer, key in saved["evidence"].items():
+        for trainer, key in saved.evidence.items():
             try:
-                self.market.reveal_evidence_key(self.account, self.task_id, round_, trainer, bytes.fromhex(key))
+                self.market.reveal_evidence_key(self.account, self.task_id, round_, trainer, key)
             except ContractRevert as exc:
                 self.log(f"round {round_}: evidence key for {trainer} not revealed: {exc}")
-        saved["published"] = True
+        self.state.rounds[round_] = replace(saved, published=True)
         self._save()
         if round_ in self.rounds:
             self.rounds[round_].publish_gas = gas
             self.rounds[round_].verified_on_chain = verified
-        flagged = sum(saved["flags"])
-        rejected = sum(saved["rejections"])
-        self.log(f"round {round_}: published ({flagged} flagged, {rejected} rejected, gas {gas:,})")
-        return f"round {round_}: published"
+        self.log(f"round {round_}: published ({sum(saved.flags)} flagged, {sum(saved.rejections)} rejected, gas {gas:,})")
+        return NodeAction(ActionKind.PUBLISHED, round_)
 
-    def _assess(self, round_: int) -> dict[str, Any]:
+    def _assess(self, round_: int) -> SavedRound:
         """Intake, assessment, storage of model and transcript, proof; saved before publishing."""
         spec = self.spec
         trainers = self.market.get_trainers(self.task_id)
@@ -221,7 +227,7 @@ class AggregatorNode:
         outcome = assess_round(intakes, global_state=global_state, scoring=spec.scoring, evaluate=self._evaluate,
                                history=self.history, dtype=spec.training.dtype, shapley_seed=round_,
                                shapley=not stream)
-        model_cid = self.storage.put(model_to_bytes(outcome.new_global))
+        model_cid = self.storage.put(state_to_bytes(outcome.new_global))
         self.storage.pin(model_cid)
         proof, proof_seconds = b"", None
         task = self.market.get_task(self.task_id)
@@ -229,20 +235,21 @@ class AggregatorNode:
             started = time.perf_counter()
             proof = self.prover(self.task_id, round_, outcome, commitments, info.seed, intakes)
             proof_seconds = time.perf_counter() - started
-        transcript = build_transcript(self.task_id, round_, spec, info.seed, trainers, submissions, intakes, outcome,
-                                      model_cid, previous_cid, proof_seconds, proof,
-                                      verifier_key=self._key_document() if proof else None, streamed=stream)
-        transcript_cid = self.storage.put(json.dumps(transcript, sort_keys=True, indent=1).encode())
+        transcript = build_transcript(
+            task_id=self.task_id, round_=round_, spec=spec, seed=info.seed, trainers=trainers, submissions=submissions,
+            intakes=intakes, outcome=outcome, model_cid=model_cid, previous_cid=previous_cid,
+            proof_seconds=proof_seconds, proof=proof, verifier_key=self._key_document() if proof else None,
+            streamed=stream)
+        transcript_cid = self.storage.put(transcript.to_json())
         self.storage.pin(transcript_cid)
-        saved = {
-            "model_cid": model_cid, "transcript_cid": transcript_cid, "flags": outcome.flags,
-            "rejections": outcome.rejections, "scores": outcome.scores,
-            "aggregate_commitment": outcome.aggregate_commitment, "proof": proof.hex(),
-            "evidence": {it.trainer: it.evidence_key.hex() for it in intakes
-                         if it is not None and not it.accepted and it.evidence_key is not None},
-            "published": False,
-        }
-        self.state["rounds"][str(round_)] = saved
+        saved = SavedRound(
+            model_cid=model_cid, transcript_cid=transcript_cid, flags=list(outcome.flags),
+            rejections=list(outcome.rejections), scores=list(outcome.scores),
+            aggregate_commitment=outcome.aggregate_commitment, proof=proof,
+            evidence={it.trainer: it.evidence_key for it in intakes
+                      if it is not None and not it.accepted and it.evidence_key is not None},
+        )
+        self.state.rounds[round_] = saved
         self._save()
         publication = RoundPublication(model_cid, outcome.flags, outcome.rejections, outcome.scores,
                                        outcome.aggregate_commitment, proof, transcript_cid)
@@ -255,9 +262,10 @@ class AggregatorNode:
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self, *, poll_seconds: float = 2.0, timeout: float | None = None, stop: threading.Event | None = None,
-            max_backoff: float = 30.0) -> str:
-        """Step until the task ends. Chain and storage failures are logged and retried with
-        exponential backoff."""
+            max_backoff: float = 30.0) -> NodeAction:
+        """Step until the task ends; return the last action (``finished`` or ``finalized``, or
+        ``stopped`` when ``stop`` was set). Transport failures (chain and storage) are logged and
+        retried with exponential backoff; a contract's revert is raised."""
         stop = stop or threading.Event()
         started = time.monotonic()
         backoff = poll_seconds
@@ -267,52 +275,18 @@ class AggregatorNode:
                 action = self.step()
                 backoff = poll_seconds
             except (ChainError, StorageUnavailable) as exc:
-                if isinstance(exc, ContractRevert):
-                    raise
                 self.log(f"retrying in {backoff:.1f}s after: {exc}")
                 stop.wait(backoff)
                 backoff = min(max_backoff, backoff * 2)
                 continue
             if action != last:
-                self.log(action)
+                self.log(str(action))
                 last = action
-            if action in ("finished", "finalized"):
+            if action.kind.final:
                 return action
             if timeout is not None and time.monotonic() - started > timeout:
                 raise ChainError(f"task {self.task_id} did not finish within {timeout:.0f}s (last: {action})")
-            if "waiting" in action:
+            if action.kind.idle:
                 stop.wait(poll_seconds)
-        return "stopped"
+        return NodeAction(ActionKind.STOPPED)
 
-
-def build_transcript(task_id, round_, spec, seed, trainers, submissions, intakes, outcome: RoundOutcome, model_cid,
-                     previous_cid, proof_seconds, proof: bytes = b"", verifier_key: dict | None = None,
-                     streamed: bool = False) -> dict[str, Any]:
-    """The round's audit transcript: enough for anyone to recompute every provable number
-    (sketches and salts open the stored commitments), plus the estimates that are not paid on."""
-    p = outcome.provable
-    rows = []
-    for slot, (trainer, sub, it) in enumerate(zip(trainers, submissions, intakes)):
-        rows.append({
-            "slot": slot, "trainer": trainer, "submitted": sub.submitted, "cid": sub.update_cid or None,
-            "digest": "0x" + sub.update_digest.hex() if sub.submitted else None,
-            "commitment": str(sub.sketch_commitment), "verdict": "absent" if it is None else (it.reason or "accepted"),
-            "detail": it.detail if it is not None else "", "num_samples": it.num_samples if it is not None else 0,
-            "sketch": [str(v) for v in it.sketch] if it is not None and it.accepted else None,
-            "salt": str(it.salt) if it is not None and it.accepted else None,
-            "evidence_key": it.evidence_key.hex() if it is not None and it.evidence_key else None,
-            "label": outcome.labels[slot],
-        })
-    return {
-        "format": "poc-market-round-transcript", "version": 1, "task_id": task_id, "round": round_,
-        "seed": str(seed), "detector": spec.scoring.detector, "tau": [p.tau_num, p.tau_den], "k": spec.scoring.sketch_k,
-        "previous_model_cid": previous_cid, "global_model_cid": model_cid, "submissions": rows,
-        "median": [str(v) for v in p.median], "distances": [str(v) for v in p.distances],
-        "median_distance": str(p.median_distance), "flags": outcome.flags, "rejections": outcome.rejections,
-        "scores": [str(s) for s in outcome.scores], "aggregate": [str(v) for v in outcome.aggregate],
-        "aggregate_commitment": str(outcome.aggregate_commitment), "validation_shapley": outcome.shapley,
-        "accuracy_before": outcome.accuracy_before, "accuracy_after": outcome.accuracy,
-        "proof_seconds": proof_seconds, "proof": proof.hex() if proof else None,
-        "verifier": verifier_key,
-        "streamed": streamed,  # True: updates above the memory budget, validation Shapley skipped
-    }

@@ -1,6 +1,7 @@
 """Benchmarks of the market side by side with the systems users would pick instead (issue 7).
 
-One module a benchmark, each with ``run(quick=…) -> Section`` and a thin script in ``scripts/``:
+One module a benchmark, each with a thin script in ``scripts/``; the first five (the sections
+of ``RESULTS.md``) have ``run(quick=…) -> Section``:
 
 | module | script | measures |
 |---|---|---|
@@ -8,10 +9,16 @@ One module a benchmark, each with ``run(quick=…) -> Section`` and a thin scrip
 | :mod:`benchmarks.robustness` | ``scripts/bench_robustness.py`` | final accuracy and detection under five attacks, vs Flower FedAvg, Krum, FedMedian, FedTrimmedAvg |
 | :mod:`benchmarks.fairness` | ``scripts/bench_fairness.py`` | Spearman with exact validation Shapley and wall time of the provable score, LOO, TMC, GTG |
 | :mod:`benchmarks.scale` | ``scripts/bench_scale.py`` | aggregator time and peak memory for n trainers and d parameters |
-| :mod:`benchmarks.zk_table` | (``scripts/bench_zk.py``) | the zk proving table, when that script exists |
+| :mod:`benchmarks.zk_table` | ``scripts/bench_zk.py`` (:mod:`benchmarks.zk_costs`) | the zk proving table, beside the gas of every call |
+| :mod:`benchmarks.sketch_costs` | ``scripts/bench_sketch.py`` | sketching d parameters, Poseidon hashes and commitments per second |
+| :mod:`benchmarks.storage_costs` | ``scripts/bench_storage.py`` | the embedded store's put/get and encryption on a model-sized update |
 
-``scripts/bench_all.py`` runs them all and writes ``benchmarks/RESULTS.md`` with the plots beside
-it. Every benchmark drives the project's own functions (one copy of each algorithm): the
+The harness they share: :mod:`benchmarks.simulation` (the demo market, ``market demo``; its
+options and typed result in :mod:`benchmarks.records`), :mod:`benchmarks.kit` (the demo's
+digits task, built once; a trainer's round; the market's submission path without a chain; Flower's
+side), :mod:`benchmarks.round_steps` (a round's steps read from :mod:`market.tracing` spans) and
+:mod:`benchmarks.money_path` (``scripts/post_task.py``). ``scripts/bench_all.py`` runs the
+first five and writes ``benchmarks/RESULTS.md`` with the plots beside it. Every benchmark drives the project's own functions (one copy of each algorithm): the
 trainer and aggregator code paths, the detectors and scorers in ``aggregator/``, and Flower's
 strategies from ``flwr``.
 """

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from benchmarks.records import DemoResult
 from market.cli.context import CliContext, console, pass_ctx
 from market.cli.options import AMOUNT
-from market.reverts import ether
+from market.units import ether
 
 
 @click.command("demo")
@@ -40,7 +41,6 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         device, ipfs_api, out_dir, json_path, trusted, no_audit, verbose) -> None:
     """Run a whole market: deploy, post a digits task, N trainers (some attackers), R rounds, payout."""
     from benchmarks.simulation import DEFAULT_ATTACKS, DEFAULT_UNRELIABLE, DemoOptions, run_demo
-    from benchmarks.plots import plot_accuracy, plot_contribution_vs_payout
 
     options = DemoOptions(
         trainers=trainers, rounds=rounds, epochs=epochs, reward_wei=reward, stake_wei=stake,
@@ -57,41 +57,63 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
 
         result = run_demo(options, log=log)
 
-    table = Table(title=f"task {result.task_id}: accuracy per round (validation set)")
-    columns = ["round", "accuracy", "flagged", "rejected", "publishRound gas", "proof"]
-    audited = all("audit" in r for r in result.rounds)
-    for col in columns + (["audit"] if audited else []):
-        table.add_column(col, justify="right")
-    for r in result.rounds:
-        marks = lambda bits: ",".join(str(i) for i, b in enumerate(bits) if b) or "-"  # noqa: E731
-        proof = ("verified" if r["verified_on_chain"] else "trusted")
-        if r["proof_seconds"] is not None:
-            proof += f" ({r['proof_seconds']:.1f}s)"
-        cells = [str(r["round"]), f"{r['accuracy']:.3f}", marks(r["flags"]), marks(r["rejections"]),
-                 f"{r['publish_gas']:,}", proof]
-        if audited:
-            audit = r["audit"]
-            cells.append(f"[green]{audit['checks']} checks ok[/]" if audit["ok"]
-                         else f"[red]FAILED: {'; '.join(audit['failed'])}[/]")
-        table.add_row(*cells)
-    console.print(table)
-
-    table = Table(title="trainers")
-    for col in ("slot", "kind", "flags per round", "proven score", "Shapley (GTG)", "payout", "stake"):
-        table.add_column(col)
-    total = sum(t["score_total"] for t in result.trainers) or 1
-    for t in result.trainers:
-        per_round = "".join("F" if r in t["flagged_rounds"] else ("R" if r in t["rejected_rounds"] else ".")
-                            for r in range(len(result.rounds)))
-        stake_text = "returned" if t["stake_slashed_wei"] == 0 else "slashed"
-        table.add_row(str(t["slot"]), t["kind"], per_round, f"{t['score_total'] / total:.1%}", f"{t['shapley']:+.3f}",
-                      ether(t["payout_wei"]), stake_text)
-    console.print(table)
-    paid = sum(t["payout_wei"] for t in result.trainers)
+    console.print(_rounds_table(result))
+    console.print(_trainers_table(result))
+    paid = sum(t.payout_wei for t in result.trainers)
     console.print(f"reward {ether(result.reward_wei)}: paid {paid} wei + dust {result.dust_wei} wei = "
                   f"{paid + result.dust_wei} wei ({'exact' if paid + result.dust_wei == result.reward_wei else 'MISMATCH'})")
     console.print(f"final accuracy on the digits test split: [bold]{result.final_accuracy:.3f}[/]  "
                   f"({result.seconds:.0f}s on {result.chain}; contract holds {result.contract_balance_after} wei)")
+    _save(result, out_dir, json_path)
+    failed = [r.round for r in result.rounds if r.audit is not None and not r.audit.ok]
+    if failed:
+        console.print(f"[red]the audit does not reproduce round(s) {', '.join(map(str, failed))}[/]")
+        raise SystemExit(1)
+
+
+def _marks(bits: list[bool]) -> str:
+    """The slots whose bit is set, ``-`` for none."""
+    return ",".join(str(i) for i, b in enumerate(bits) if b) or "-"
+
+
+def _rounds_table(result: DemoResult) -> Table:
+    """Accuracy, flags, rejections, gas, proof and audit of every round."""
+    table = Table(title=f"task {result.task_id}: accuracy per round (validation set)")
+    columns = ["round", "accuracy", "flagged", "rejected", "publishRound gas", "proof"]
+    audited = result.audited
+    for col in columns + (["audit"] if audited else []):
+        table.add_column(col, justify="right")
+    for r in result.rounds:
+        proof = ("verified" if r.verified_on_chain else "trusted")
+        if r.proof_seconds is not None:
+            proof += f" ({r.proof_seconds:.1f}s)"
+        cells = [str(r.round), f"{r.accuracy:.3f}", _marks(r.flags), _marks(r.rejections), f"{r.publish_gas:,}", proof]
+        if audited:
+            audit = r.audit
+            cells.append(f"[green]{audit.checks} checks ok[/]" if audit.ok
+                         else f"[red]FAILED: {'; '.join(audit.failed)}[/]")
+        table.add_row(*cells)
+    return table
+
+
+def _trainers_table(result: DemoResult) -> Table:
+    """Per trainer: kind, flags per round, proven score, Shapley, payout, stake."""
+    table = Table(title="trainers")
+    for col in ("slot", "kind", "flags per round", "proven score", "Shapley (GTG)", "payout", "stake"):
+        table.add_column(col)
+    total = sum(t.score_total for t in result.trainers) or 1
+    for t in result.trainers:
+        per_round = "".join("F" if r in t.flagged_rounds else ("R" if r in t.rejected_rounds else ".")
+                            for r in range(len(result.rounds)))
+        stake_text = "returned" if t.stake_slashed_wei == 0 else "slashed"
+        table.add_row(str(t.slot), t.kind, per_round, f"{t.score_total / total:.1%}", f"{t.shapley:+.3f}",
+                      ether(t.payout_wei), stake_text)
+    return table
+
+
+def _save(result: DemoResult, out_dir: Path, json_path: Path | None) -> None:
+    """The two plots into ``out_dir``; every number as JSON into ``json_path`` when given."""
+    from benchmarks.plots import plot_accuracy, plot_contribution_vs_payout
 
     out_dir.mkdir(parents=True, exist_ok=True)
     a = plot_accuracy(result.rounds, result.final_accuracy, out_dir / "accuracy.png")
@@ -101,7 +123,3 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result.to_json(), indent=1))
         console.print(f"numbers: {json_path}")
-    failed = [r["round"] for r in result.rounds if "audit" in r and not r["audit"]["ok"]]
-    if failed:
-        console.print(f"[red]the audit does not reproduce round(s) {', '.join(map(str, failed))}[/]")
-        raise SystemExit(1)

@@ -3,10 +3,11 @@ trainer's local update (training + attack), the market's submission path (packag
 sketch, commit → intake), and Flower's side (client parameters, strategies' ``aggregate_fit``).
 
 Every step calls the project's functions; nothing here re-implements training, attacks,
-packaging, sketching, intake, detection or aggregation. The glue mirrors what
-:class:`~trainers.node.TrainerNode` and :func:`~benchmarks.simulation.run_demo` do, with the same
-constants (trainer seed ``seed + slot``, round seed ``seed · 100003 + round``, a 20 % local
-hold-out), so a benchmark trainer trains exactly like a demo trainer.
+packaging, sketching, intake, detection or aggregation. :func:`digits_task` is the one place the
+demo's task is built (:func:`~benchmarks.simulation.run_demo` posts it), and a trainer's round
+is :func:`trainers.recipe.local_round`, the step :class:`~trainers.node.TrainerNode` runs, with
+the same constants (trainer seed ``seed + slot``, training seed ``seed · 100003 + round``, a 20 %
+local hold-out), so a benchmark trainer trains exactly like a demo trainer.
 """
 
 from __future__ import annotations
@@ -19,23 +20,23 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
-from benchmarks.simulation import DemoOptions
 from aggregator.evaluation import make_evaluator
 from aggregator.intake import IntakeResult, check_submission
+from benchmarks.records import DemoOptions
 from market.encryption import encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
 from market.task_spec import ScoringSection, TaskSpec
 from market.update_package import UpdateMetadata, build_update_package, model_spec_hash
-from trainers.attacks import AttackContext, AttackPlan
+from trainers import recipe
+from trainers.attacks import AttackPlan
 from trainers.data import Dataset, digits_train_test, holdout_split
 from trainers.models import build_model, param_spec, state_to_numpy
 from trainers.partition import partition_dirichlet, partition_iid
-from trainers.training import train_local
 from zk.protocol.commitment import random_salt, sketch_commitment
 from zk.protocol.sketch import SketchParams, sketch_update
 
 TASK_ID = 1
-SEED_STRIDE = 100_003  # TrainerNode._prepare: seed = trainer seed · 100003 + round
-LOCAL_HOLDOUT = 0.2  # TrainerNode's default hold-out fraction
+SEED_STRIDE = recipe.SEED_STRIDE  # a round's training seed: trainer seed · 100003 + round
+LOCAL_HOLDOUT = recipe.LOCAL_HOLDOUT  # TrainerNode's default hold-out fraction
 
 
 @dataclass
@@ -66,13 +67,13 @@ class DigitsTask:
 
 
 def digits_task(seed: int = 0, options: DemoOptions | None = None) -> DigitsTask:
-    """The spec, splits and initial model exactly as :func:`~benchmarks.simulation.run_demo` builds them."""
+    """The demo's task, the one copy: the spec (:meth:`TaskSpec.example_digits` with the
+    options' hyper-parameters), the digits splits (train; test halved into test and validation)
+    and the initial model. :func:`~benchmarks.simulation.run_demo` posts exactly this task;
+    ``options.seed`` (default ``seed``) draws the splits."""
     options = options or DemoOptions(seed=seed)
-    spec = TaskSpec.example_digits(epochs=options.epochs)
-    training = spec.training.model_copy(update={"learning_rate": options.learning_rate,
-                                                "batch_size": options.batch_size})
-    spec = spec.model_copy(update={"training": training,
-                                   "scoring": spec.scoring.model_copy(update={"tau": options.tau})})
+    spec = TaskSpec.example_digits(epochs=options.epochs, learning_rate=options.learning_rate,
+                                   batch_size=options.batch_size, tau=options.tau)
     train, test = digits_train_test(spec.data.input_shape, seed=options.seed)
     test, validation = holdout_split(test, 0.5, options.seed)
     initial = state_to_numpy(build_model(spec.model, dtype=spec.training.dtype))
@@ -93,17 +94,13 @@ def shares(task: DigitsTask, n: int, partition: str, *, alpha: float = 0.5) -> l
 def local_update(task: DigitsTask, global_state: Mapping[str, np.ndarray], data: Dataset, plan: AttackPlan, *,
                  trainer_seed: int, round_: int, previous_delta: Mapping[str, np.ndarray] | None = None,
                  ) -> tuple[dict[str, np.ndarray], int, float]:
-    """One trainer's round as :meth:`TrainerNode._prepare` does it: data attacks, local
-    training, update attacks. Returns ``(update, num_samples, training seconds)``."""
-    data = plan.apply_data(data, num_classes=task.spec.model.num_classes, round_=round_)
-    result = train_local(global_state, data, task.spec.training, device="cpu", seed=trainer_seed * SEED_STRIDE + round_,
-                         progress=False, section=task.spec.model, holdout=LOCAL_HOLDOUT,
-                         epochs=0 if plan.skips_training else None)
-    delta = result.delta
-    if plan:
-        context = AttackContext(global_state=global_state, previous_delta=previous_delta)
-        delta = plan.apply_update(result.delta, context, round_=round_)
-    return delta, max(1, result.metrics.samples), result.metrics.seconds
+    """One trainer's round on the CPU, :func:`trainers.recipe.local_round` as
+    :class:`~trainers.node.TrainerNode` runs it: data attacks, local training, update attacks.
+    Returns ``(update, num_samples, training seconds)``."""
+    step = recipe.local_round(global_state, data, task.spec, plan=plan, seed=recipe.round_seed(trainer_seed, round_),
+                              round_=round_, previous_delta=previous_delta, device="cpu", progress=False,
+                              holdout=LOCAL_HOLDOUT)
+    return step.delta, step.num_samples, step.metrics.seconds
 
 
 def trainer_address(slot: int) -> str:

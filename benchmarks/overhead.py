@@ -3,18 +3,18 @@ step, beside the same training run by Flower's FedAvg; and the gas of every cont
 
 How it is measured. :func:`~benchmarks.simulation.run_demo` runs the whole market (embedded chain and
 store, honest trainers on the demo's Dirichlet(0.5) shares, the real :class:`TrainerNode` and
-:class:`AggregatorNode`), with three things monkeypatched for the run and restored after:
+:class:`AggregatorNode`), with three things given to it for the run (parameters, nothing patched):
 
-* its thread runner is replaced by a sequential one that calls every trainer's ``step()`` then
-  the aggregator's ``step()`` in turn (same code paths, one thread), so that each step's wall
-  time is its own and not shared with nine other threads;
-* the real functions each step calls (``train_local``, ``build_update_package``,
-  ``encrypt_for_aggregator``, the sketch and commitment, storage ``put``/``get``/``pin``, every
-  contract transaction and view, ``fetch_and_check``, ``assess_round`` and the functions inside
-  it, the evaluator, the Groth16 prover of the demo's default zk-verified task) are wrapped by a timer that charges each call's *exclusive* time (its
-  time minus that of the timed calls inside it) to a step, per round;
-* the Marketplace is deployed with a :class:`~market.gas.GasReport`, which records every
-  transaction's gas.
+* a sequential runner that calls every trainer's ``step()`` then the aggregator's ``step()`` in
+  turn (same code paths, one thread), so that each step's wall time is its own and not shared
+  with nine other threads;
+* a recording of the spans the real functions each step calls carry (``train_local``,
+  ``build_update_package``, ``encrypt_for_aggregator``, the sketch and commitment, storage
+  ``put``/``get``/``pin``, every contract transaction and view, ``fetch_and_check``,
+  ``assess_round`` and the functions inside it, the evaluator, the Groth16 prover of the demo's
+  default zk-verified task): the recorder charges each span's *exclusive* time (its time minus that of the recorded spans
+  inside it) to a step, per round (:mod:`benchmarks.round_steps` maps span names to steps);
+* a :class:`~market.gas.GasReport` for the Marketplace, which records every transaction's gas.
 
 Flower: a ``flwr`` ``NumPyClient`` per trainer whose ``fit`` calls the same ``train_local`` on
 the same share with the same seeds, parameters serialised both ways as Flower does, and
@@ -24,164 +24,35 @@ A second Flower run with other trainer seeds shows what run-to-run noise looks l
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import subprocess
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import ACCURACY_NOISE, Section, StopWatch, Table, fmt_s, protocol_text, set_torch_threads
 from benchmarks.kit import DigitsTask, client_weights, digits_task, fit_res, flower_strategy, local_update, shares
+from benchmarks.records import DemoOptions, DemoResult
+from benchmarks.round_steps import (
+    AUDIT_ONLY,
+    SETTLEMENT,
+    SETUP,
+    SHAPLEY,
+    STEPS,
+    ZK_DEPLOY,
+    ZK_KEY_LOAD,
+    StepRecorder,
+    measure_demo,
+)
 from benchmarks.zk_table import gas_per_call
+from market.gas import GasReport
 from trainers.attacks import AttackPlan
 
+__all__ = ["AUDIT_ONLY", "COMMAND", "SHAPLEY", "STEPS", "ZK_DEPLOY", "ZK_KEY_LOAD", "flower_fedavg", "measure_market",
+           "run"]
+
 COMMAND = "python scripts/bench_overhead.py"
-
-# Steps of a round, in table order: (label, side).
-STEPS = [
-    ("local training", "trainer"),
-    ("packaging (safetensors, model parse)", "both"),
-    ("encryption", "trainer"),
-    ("sketch + commitment", "trainer"),
-    ("storage (embedded IPFS)", "both"),
-    ("submit transactions", "both"),
-    ("chain reads (nodes poll views)", "both"),
-    ("intake", "aggregator"),
-    ("scoring (provable rule)", "aggregator"),
-    ("aggregation (streaming FedAvg)", "aggregator"),
-    ("proving", "aggregator"),
-    ("publishing (model, transcript, publishRound)", "aggregator"),
-    ("validation accuracy (audit only)", "aggregator"),
-    ("validation Shapley GTG+LOO (audit only)", "aggregator"),
-    ("other (state files, bookkeeping)", "both"),
-]
-ZK_KEY_LOAD = "zk proving key load (once)"
-ZK_DEPLOY = "zk verifier deployment (once)"
-AUDIT_ONLY = {"validation accuracy (audit only)", "validation Shapley GTG+LOO (audit only)"}
-SHAPLEY = "validation Shapley GTG+LOO (audit only)"
-
-
-class StepTimer:
-    """Exclusive wall time per (phase, step) of wrapped calls; one thread."""
-
-    def __init__(self) -> None:
-        self.phase = "setup"
-        self.seconds: dict[tuple[str, str], float] = defaultdict(float)
-        self.wall: dict[str, float] = defaultdict(float)
-        self._stack: list[list[Any]] = []
-        self.paused = False
-
-    def wrap(self, fn: Callable[..., Any], label: str, *, transparent_inside: frozenset[str] = frozenset()):
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if self.paused or (self._stack and self._stack[-1][0] in transparent_inside):
-                return fn(*args, **kwargs)
-            frame = [label, time.perf_counter(), 0.0]
-            self._stack.append(frame)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self._stack.pop()
-                elapsed = time.perf_counter() - frame[1]
-                self.seconds[(self.phase, label)] += elapsed - frame[2]
-                if self._stack:
-                    self._stack[-1][2] += elapsed
-        return timed
-
-
-@contextlib.contextmanager
-def patched(targets: list[tuple[Any, str, Any]]) -> Iterator[None]:
-    """Set ``obj.name = value`` for each target; restore everything on exit."""
-    saved = [(obj, name, obj.__dict__[name] if isinstance(obj, type) else getattr(obj, name)) for obj, name, _ in targets]
-    try:
-        for obj, name, value in targets:
-            setattr(obj, name, value)
-        yield
-    finally:
-        for obj, name, value in reversed(saved):
-            setattr(obj, name, value)
-
-
-def _instrumented_demo(options, timer: StepTimer, gas):
-    """Run :func:`run_demo` with the timers, the sequential runner and the gas report."""
-    import benchmarks.simulation as demo
-    import aggregator.intake as intake
-    import aggregator.round_pipeline as pipeline
-    import aggregator.service as service
-    import trainers.models as models
-    import trainers.node as node
-    import zk.deploy as zk_deploy
-    import zk.prover as zk_prover
-    from aggregator.aggregation import FedAvgAccumulator
-    from market.marketplace import Marketplace
-    from market.storage import EmbeddedStorage, Storage
-
-    def sequential(nodes, aggregator, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            timer.paused = True  # the runner's own look at the round is not the nodes' work
-            task = aggregator.market.get_task(aggregator.task_id)
-            timer.paused = False
-            r = task.current_round
-            timer.phase = f"round {r}" if r < task.config.rounds else "settlement"
-            started = time.perf_counter()
-            for n in nodes:
-                n.step()
-            action = aggregator.step()
-            timer.wall[timer.phase] += time.perf_counter() - started
-            if action in ("finished", "finalized"):
-                timer.phase = "settlement"
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the instrumented demo did not finish within {timeout:.0f}s")
-
-    class RecordedMarketplace(Marketplace):
-        @classmethod
-        def deploy(cls, chain, deployer, *, gas_report=None):
-            return super().deploy(chain, deployer, gas_report=gas)
-
-    def evaluator_factory(spec, validation):
-        return timer.wrap(service_make_evaluator(spec, validation), "validation accuracy (audit only)",
-                          transparent_inside=frozenset({SHAPLEY}))
-
-    service_make_evaluator = demo.make_evaluator
-
-    def make_prover(**kwargs):  # the demo's prover, timed; its key loaded now (once, in setup), not in round 0
-        prover = real_make_prover(**kwargs)
-        timer.wrap(lambda: prover.keys.proving_key, ZK_KEY_LOAD)()
-        return timer.wrap(prover, "proving")
-
-    real_make_prover = zk_prover.make_round_prover
-    pack, store, submit = "packaging (safetensors, model parse)", "storage (embedded IPFS)", "submit transactions"
-    score, agg = "scoring (provable rule)", "aggregation (streaming FedAvg)"
-    pub = "publishing (model, transcript, publishRound)"
-    timed = [  # (owner, attribute, step): the real functions each step calls
-        (node, "train_local", "local training"), (node, "build_update_package", pack),
-        (node, "load_update_package", pack), (models, "state_from_bytes", pack),
-        (node, "encrypt_for_aggregator", "encryption"), (node, "sketch_update", "sketch + commitment"),
-        (node, "sketch_commitment", "sketch + commitment"),
-        (Storage, "put", store), (Storage, "get", store), (EmbeddedStorage, "pin", store),
-        (Marketplace, "submit_update", submit), (Marketplace, "commit_sketch", submit),
-        (Marketplace, "close_submissions", submit), (Marketplace, "publish_round", pub),
-        (Marketplace, "reveal_evidence_key", pub), (Marketplace, "_call", "chain reads (nodes poll views)"),
-        (intake, "fetch_and_check", "intake"), (service, "assess_round", score), (pipeline, "provable_round", score),
-        (pipeline, "validation_shapley", SHAPLEY), (pipeline, "apply_to", agg), (FedAvgAccumulator, "add", agg),
-        (FedAvgAccumulator, "result", agg), (service, "model_to_bytes", pub), (service, "build_transcript", pub),
-    ]
-    targets = [
-        (demo, "_run_threads", sequential),
-        (demo, "Marketplace", RecordedMarketplace),
-        (demo, "make_evaluator", evaluator_factory),
-        (zk_prover, "make_round_prover", make_prover),
-        (zk_deploy, "deploy_round_verifier", timer.wrap(zk_deploy.deploy_round_verifier, ZK_DEPLOY)),
-        *((owner, name, timer.wrap(getattr(owner, name), step)) for owner, name, step in timed),
-    ]
-    with patched(targets):
-        return demo.run_demo(options, log=lambda message: None)
 
 
 def flower_fedavg(task: DigitsTask, datasets, rounds: int, *, seed_offset: int = 0) -> dict[str, Any]:
@@ -255,23 +126,16 @@ def _warm_up(task: DigitsTask, data) -> None:
     task.evaluator("validation")(task.initial)
 
 
-def measure_market(options, *, gas=None) -> tuple[dict[str, float], Any, StepTimer]:
-    """One instrumented demo run: mean exclusive seconds per step and round, the demo's
-    result, and the timer (for setup and settlement)."""
-    timer = StepTimer()
-    result = _instrumented_demo(options, timer, gas)
-    rounds = options.rounds
-    phases = [f"round {r}" for r in range(rounds)]
-    per_round = {label: sum(timer.seconds.get((p, label), 0.0) for p in phases) / rounds for label, _ in STEPS}
-    wall = sum(timer.wall[p] for p in phases) / rounds
-    per_round["other (state files, bookkeeping)"] = max(0.0, wall - sum(per_round.values()))
-    return per_round, result, timer
+def measure_market(options: DemoOptions, *, gas: GasReport | None = None) -> tuple[dict[str, float], DemoResult,
+                                                                                     StepRecorder]:
+    """One recorded demo run: mean exclusive seconds per step and round, the demo's result, and
+    the recorder (for setup and settlement)."""
+    result, recorder = measure_demo(options, gas=gas)
+    return recorder.per_round(options.rounds), result, recorder
 
 
-def _on_anvil(options) -> tuple[dict[str, float] | None, str]:
-    """The same instrumented run against an anvil node this process starts (and stops)."""
-    from dataclasses import replace
-
+def _on_anvil(options: DemoOptions) -> tuple[dict[str, float] | None, str]:
+    """The same recorded run against an anvil node this process starts (and stops)."""
     from web3 import Web3
 
     from market.chain.base import DEV_ACCOUNT_COUNT, dev_accounts
@@ -287,149 +151,201 @@ def _on_anvil(options) -> tuple[dict[str, float] | None, str]:
         web3 = Web3(Web3.HTTPProvider(node.url))
         for account in dev_accounts(options.trainers + 2)[DEV_ACCOUNT_COUNT:]:
             web3.provider.make_request("anvil_setBalance", [account.address, hex(10**22)])
-        per_round, _result, _timer = measure_market(replace(options, rpc_url=node.url))
+        per_round, _result, _recorder = measure_market(replace(options, rpc_url=node.url))
     version = subprocess.run([str(anvil_binary()), "--version"], capture_output=True, text=True, timeout=30)
     name = version.stdout.strip().splitlines()[0].replace("Version: ", "") if version.returncode == 0 else "anvil"
     return per_round, f"{name} over HTTP on 127.0.0.1, auto-mining"
 
 
-def run(*, quick: bool = False, out: Path, seed: int = 0, trainers: int | None = None, rounds: int | None = None,
-        anvil: bool | None = None, trusted: bool = False, **_: Any) -> Section:
-    """The overhead table (py-evm, and anvil unless quick), accuracy beside Flower, and the gas table."""
-    from benchmarks.simulation import DemoOptions
-    from market.gas import GasReport
+@dataclass
+class _Measured:
+    """Everything one overhead run measured, for the tables, the plots and the data."""
 
-    started = time.perf_counter()
-    n = trainers or (3 if quick else 10)
-    rounds = rounds or (1 if quick else 5)
-    anvil = (not quick) if anvil is None else anvil
+    options: DemoOptions
+    task: DigitsTask
+    per_round: dict[str, float]
+    result: DemoResult
+    recorder: StepRecorder
+    gas: GasReport
+    per_round_anvil: dict[str, float] | None
+    anvil_label: str
+    flower: dict[str, Any]
+    flower_noise: dict[str, Any]
+    default_threads_s: float
+    default_threads: int
+
+    @property
+    def n(self) -> int:
+        return self.options.trainers
+
+    @property
+    def rounds(self) -> int:
+        return self.options.rounds
+
+    @property
+    def proofs(self) -> list[float]:
+        return [r.proof_seconds for r in self.result.rounds if r.proof_seconds is not None]
+
+    @property
+    def flower_per_round(self) -> dict[str, float]:
+        return {k: v / self.rounds for k, v in self.flower["seconds"].items()}
+
+    @property
+    def flower_equivalent(self) -> dict[str, float]:
+        """Flower's timings under the market's step labels."""
+        fl = self.flower_per_round
+        return {
+            "local training": fl.get("local training", 0.0),
+            "packaging (safetensors, model parse)": fl.get("serialisation", 0.0),
+            "aggregation (streaming FedAvg)": fl.get("aggregation", 0.0),
+            "validation accuracy (audit only)": fl.get("evaluation", 0.0),
+        }
+
+
+def _options(quick: bool, seed: int, trainers: int | None, rounds: int | None, trusted: bool) -> DemoOptions:
     # audit=False: the closing audit is an outsider's work, not part of a round's cost
-    options = DemoOptions(trainers=n, rounds=rounds, attacks=(), unreliable=(), seed=seed, zk=not trusted,
-                          audit=False)
+    options = DemoOptions(trainers=trainers or (3 if quick else 10), rounds=rounds or (1 if quick else 5), attacks=(),
+                          unreliable=(), seed=seed, zk=not trusted, audit=False)
     if quick and not trusted:
         options.zk_slots = 4  # the smallest circuit that holds the quick run's trainers: a cheap proof for CI
-    task = digits_task(seed, options)
-    datasets = shares(task, n, "dirichlet", alpha=options.alpha)
+    return options
+
+
+def _measure(options: DemoOptions, *, anvil: bool) -> _Measured:
+    """The recorded market run (and on anvil), the two Flower runs, the default-thread training."""
+    task = digits_task(options.seed, options)
+    datasets = shares(task, options.trainers, "dirichlet", alpha=options.alpha)
     _warm_up(task, datasets[0])
     gas = GasReport()
-    per_round, result, timer = measure_market(options, gas=gas)
+    per_round, result, recorder = measure_market(options, gas=gas)
     per_round_anvil, anvil_label = _on_anvil(options) if anvil else (None, "not run (--no-anvil or --quick)")
-
-    flower = flower_fedavg(task, datasets, rounds)
-    flower_noise = flower_fedavg(task, datasets, rounds, seed_offset=1000)
+    flower = flower_fedavg(task, datasets, options.rounds)
+    flower_noise = flower_fedavg(task, datasets, options.rounds, seed_offset=1000)
     default_threads_s, default_threads = _default_thread_training(task, datasets)
+    return _Measured(options, task, per_round, result, recorder, gas, per_round_anvil, anvil_label, flower,
+                     flower_noise, default_threads_s, default_threads)
 
-    proofs = [r["proof_seconds"] for r in result.rounds if r["proof_seconds"] is not None]
-    total = sum(per_round.values())
-    training = per_round["local training"]
+
+def _ratios(per_round: dict[str, float] | None) -> tuple[float, float] | None:
+    """(not-training / training, the same without the audit-only rows) of one column."""
+    if per_round is None:
+        return None
+    total, training = sum(per_round.values()), per_round["local training"]
+    if not training:
+        return float("nan"), float("nan")
     audit = sum(per_round[k] for k in AUDIT_ONLY)
+    return (total - training) / training, (total - training - audit) / training
 
-    fl = {k: v / rounds for k, v in flower["seconds"].items()}
-    fl_total = sum(fl.values())
-    flower_equivalent = {
-        "local training": fl.get("local training", 0.0),
-        "packaging (safetensors, model parse)": fl.get("serialisation", 0.0),
-        "aggregation (streaming FedAvg)": fl.get("aggregation", 0.0),
-        "validation accuracy (audit only)": fl.get("evaluation", 0.0),
-    }
-    steps = Table(f"Overhead: time of one round ({n} trainers, digits MLP, mean of {rounds} round(s))",
+
+def _steps_table(m: _Measured) -> Table:
+    """Seconds per round of each step: market, per trainer, share, on anvil, Flower."""
+    n, per_round, anvil = m.n, m.per_round, m.per_round_anvil
+    steps = Table(f"Overhead: time of one round ({n} trainers, digits MLP, mean of {m.rounds} round(s))",
                   ["step", "side", "market s/round", "per trainer", "share of round", "market on anvil s/round",
                    "Flower FedAvg s/round"])
-
-    def anvil_cell(label: str) -> str:
-        return "n/a" if per_round_anvil is None else fmt_s(per_round_anvil[label])
-
+    total, flower_equivalent = sum(per_round.values()), m.flower_equivalent
     for label, side in STEPS:
         seconds = per_round[label]
-        trusted = label == "proving" and not proofs
+        trusted = label == "proving" and not m.proofs
         market_cell = "n/a (trusted mode)" if trusted else fmt_s(seconds)
         per_trainer = fmt_s(seconds / n) if side == "trainer" else "—"
         fl_cell = fmt_s(flower_equivalent[label]) if label in flower_equivalent else "—"
+        anvil_cell = "n/a" if anvil is None else fmt_s(anvil[label])
         steps.add(label, side, market_cell, per_trainer, f"{seconds / total:.1%}" if total else "n/a",
-                  "n/a (trusted mode)" if trusted else anvil_cell(label), fl_cell)
-    anvil_total = None if per_round_anvil is None else sum(per_round_anvil.values())
-    steps.add("total", "", fmt_s(total), "—", "100%", fmt_s(anvil_total), fmt_s(fl_total))
-    ratio = (total - training) / training if training else float("nan")
-    ratio_paid = (total - training - audit) / training if training else float("nan")
-    fl_ratio = (fl_total - fl.get("local training", 0.0)) / fl.get("local training", 1.0)
+                  "n/a (trusted mode)" if trusted else anvil_cell, fl_cell)
+    fl = m.flower_per_round
+    steps.add("total", "", fmt_s(total), "—", "100%", fmt_s(None if anvil is None else sum(anvil.values())),
+              fmt_s(sum(fl.values())))
+    ratio, ratio_paid = _ratios(per_round)
+    on_anvil = _ratios(anvil)
+    fl_ratio = (sum(fl.values()) - fl.get("local training", 0.0)) / fl.get("local training", 1.0)
+    steps.add("not-training / training", "", f"{ratio:.1f}×", "—", "—",
+              "n/a" if on_anvil is None else f"{on_anvil[0]:.1f}×", f"{fl_ratio:.2f}×")
+    steps.add("… without the audit-only rows", "", f"{ratio_paid:.1f}×", "—", "—",
+              "n/a" if on_anvil is None else f"{on_anvil[1]:.1f}×", "—")
+    steps.notes = _steps_notes(m)
+    return steps
 
-    def anvil_ratio(without_audit: bool) -> str:
-        if per_round_anvil is None:
-            return "n/a"
-        t = per_round_anvil["local training"]
-        rest = anvil_total - t - (sum(per_round_anvil[k] for k in AUDIT_ONLY) if without_audit else 0.0)
-        return f"{rest / t:.1f}×"
 
-    steps.add("not-training / training", "", f"{ratio:.1f}×", "—", "—", anvil_ratio(False), f"{fl_ratio:.2f}×")
-    steps.add("… without the audit-only rows", "", f"{ratio_paid:.1f}×", "—", "—", anvil_ratio(True), "—")
-    steps.notes += [
-        f"Measured by timing the real functions inside `run_demo` (exclusive time per call; see the module "
-        f"docstring of `benchmarks/overhead.py`); trainers and aggregator stepped in one thread. torch threads: "
-        f"{set_torch_threads(None)}. Setup (deploy, post, {n} joins, start) took {fmt_s(_phase(timer, 'setup'))} "
-        f"and settlement (finalize, withdrawals) {fmt_s(_phase(timer, 'settlement'))}, once per task.",
+def _steps_notes(m: _Measured) -> list[str]:
+    total, training = sum(m.per_round.values()), m.per_round["local training"]
+    fl_total, recorder, options = sum(m.flower_per_round.values()), m.recorder, m.options
+    notes = [
+        f"Measured by recording the spans of the real functions inside `run_demo` (exclusive time per call; see the "
+        f"module docstring of `benchmarks/overhead.py`); trainers and aggregator stepped in one thread. torch threads: "
+        f"{set_torch_threads(None)}. Setup (deploy, post, {m.n} joins, start) took {fmt_s(recorder.phase_total(SETUP))} "
+        f"and settlement (finalize, withdrawals) {fmt_s(recorder.phase_total(SETTLEMENT))}, once per task.",
         f"\"market s/round\" is the embedded chain (eth-tester on py-evm, in process), the demo's default; "
-        f"\"market on anvil\" is the same run against {anvil_label}.",
+        f"\"market on anvil\" is the same run against {m.anvil_label}.",
         (f"Proving: the demo's default zk-verified task, Groth16 with the DEVELOPMENT key of the Round("
-         f"{options.zk_slots}, {task.spec.scoring.sketch_k}) circuit (one circuit serves up to {options.zk_slots} "
+         f"{options.zk_slots}, {m.task.spec.scoring.sketch_k}) circuit (one circuit serves up to {options.zk_slots} "
          f"trainers), proved by groth16py in process and verified by the contract in publishRound. Once per task: "
-         f"loading the proving key took {fmt_s(_phase_step(timer, 'setup', ZK_KEY_LOAD))} and deploying the verifier "
-         f"{fmt_s(_phase_step(timer, 'setup', ZK_DEPLOY))}; `--trusted` measures trusted-aggregator mode (no proof)."
-         if proofs else "Proving: trusted-aggregator mode (`--trusted`), so no proof is made; the proving cost per "
+         f"loading the proving key took {fmt_s(recorder.step(SETUP, ZK_KEY_LOAD))} and deploying the verifier "
+         f"{fmt_s(recorder.step(SETUP, ZK_DEPLOY))}; `--trusted` measures trusted-aggregator mode (no proof)."
+         if m.proofs else "Proving: trusted-aggregator mode (`--trusted`), so no proof is made; the proving cost per "
          "round is the zk table's (section 4)."),
-        f"With torch's default of {default_threads} intra-op threads (what a trainer gets unless told otherwise) the "
-        f"same local training took {fmt_s(default_threads_s)} per round, {default_threads_s / training:.1f}× the "
+        f"With torch's default of {m.default_threads} intra-op threads (what a trainer gets unless told otherwise) the "
+        f"same local training took {fmt_s(m.default_threads_s)} per round, {m.default_threads_s / training:.1f}× the "
         "one-thread time of the table; the market and Flower both train with one thread here, so the comparison "
         "does not depend on it.",
         f"LOSES to Flower: the market's round costs {total / fl_total:.1f}× Flower's on this model; local training "
         f"is only {training / total:.1%} of it." if fl_total and total > fl_total else "",
     ]
-    steps.notes = [x for x in steps.notes if x]
+    return [x for x in notes if x]
 
+
+def _accuracy_table(m: _Measured) -> tuple[Table, str]:
+    """Validation accuracy per round, market beside Flower (same and other seeds); the verdict."""
+    result, flower, noise = m.result, m.flower, m.flower_noise
     acc = Table("Overhead: validation accuracy per round, market vs Flower FedAvg on the same partitions",
                 ["round", "market (provable rule + FedAvg)", "Flower FedAvg (same seeds)", "|Δ|",
                  "Flower FedAvg (other seeds)", "|noise|"])
     diffs, noises = [], []
-    for r in range(rounds):
-        m, f, g = result.rounds[r]["accuracy"], flower["accuracy"][r], flower_noise["accuracy"][r]
-        diffs.append(abs(m - f))
+    for r in range(m.rounds):
+        a, f, g = result.rounds[r].accuracy, flower["accuracy"][r], noise["accuracy"][r]
+        diffs.append(abs(a - f))
         noises.append(abs(f - g))
-        acc.add(r, f"{m:.3f}", f"{f:.3f}", f"{abs(m - f):.3f}", f"{g:.3f}", f"{abs(f - g):.3f}")
+        acc.add(r, f"{a:.3f}", f"{f:.3f}", f"{abs(a - f):.3f}", f"{g:.3f}", f"{abs(f - g):.3f}")
     acc.add("final (test split)", f"{result.final_accuracy:.3f}", f"{flower['final_accuracy']:.3f}",
-            f"{abs(result.final_accuracy - flower['final_accuracy']):.3f}", f"{flower_noise['final_accuracy']:.3f}",
-            f"{abs(flower['final_accuracy'] - flower_noise['final_accuracy']):.3f}")
+            f"{abs(result.final_accuracy - flower['final_accuracy']):.3f}", f"{noise['final_accuracy']:.3f}",
+            f"{abs(flower['final_accuracy'] - noise['final_accuracy']):.3f}")
     band = max([ACCURACY_NOISE, *noises])
-    flagged = sum(sum(r["flags"]) for r in result.rounds)
+    flagged = sum(sum(r.flags) for r in result.rounds)
     verdict = "match within noise" if max(diffs) <= band else "DIFFER by more than noise"
     acc.notes += [f"Verdict: {verdict} (largest |Δ| {max(diffs):.3f}, noise band {band:.3f} = max of the other-seed "
                   f"difference and {ACCURACY_NOISE}). The provable rule flagged {flagged} honest submission(s) over "
-                  f"{rounds} round(s); each flag drops that trainer's update from the average."]
+                  f"{m.rounds} round(s); each flag drops that trainer's update from the average."]
+    return acc, verdict
 
-    gas_table = gas_per_call(gas, n, rounds, verified=bool(proofs))
-    plots = _plots(out, per_round, per_round_anvil, flower_equivalent, result, flower, flower_noise, rounds)
+
+def run(*, quick: bool = False, out: Path, seed: int = 0, trainers: int | None = None, rounds: int | None = None,
+        anvil: bool | None = None, trusted: bool = False, **_: Any) -> Section:
+    """The overhead table (py-evm, and anvil unless quick), accuracy beside Flower, and the gas table."""
+    started = time.perf_counter()
+    options = _options(quick, seed, trainers, rounds, trusted)
+    m = _measure(options, anvil=(not quick) if anvil is None else anvil)
+    steps = _steps_table(m)
+    acc, verdict = _accuracy_table(m)
+    gas_table = gas_per_call(m.gas, m.n, m.rounds, verified=bool(m.proofs))
+    plots = _plots(out, m)
+    ratio, ratio_paid = _ratios(m.per_round)
+    fl = m.flower_per_round
     return Section(
         key="overhead", title="1. Overhead of the market over plain federated learning", command=COMMAND,
         notes=[protocol_text(__doc__)],
         tables=[steps, acc, gas_table], plots=plots, seconds=time.perf_counter() - started,
-        data={"trainers": n, "rounds": rounds, "per_round": per_round, "per_round_anvil": per_round_anvil,
+        data={"trainers": m.n, "rounds": m.rounds, "per_round": m.per_round, "per_round_anvil": m.per_round_anvil,
               "flower_per_round": fl,
-              "ratio": ratio, "ratio_without_audit": ratio_paid, "flower_ratio": fl_ratio,
-              "market_accuracy": [r["accuracy"] for r in result.rounds], "flower_accuracy": flower["accuracy"],
-              "flower_other_seeds_accuracy": flower_noise["accuracy"], "final_accuracy": result.final_accuracy,
-              "flower_final_accuracy": flower["final_accuracy"], "gas": {k: list(v) for k, v in gas.samples.items()},
-              "verdict": verdict},
+              "ratio": ratio, "ratio_without_audit": ratio_paid,
+              "flower_ratio": (sum(fl.values()) - fl.get("local training", 0.0)) / fl.get("local training", 1.0),
+              "market_accuracy": [r.accuracy for r in m.result.rounds], "flower_accuracy": m.flower["accuracy"],
+              "flower_other_seeds_accuracy": m.flower_noise["accuracy"], "final_accuracy": m.result.final_accuracy,
+              "flower_final_accuracy": m.flower["final_accuracy"],
+              "gas": {k: list(v) for k, v in m.gas.samples.items()}, "verdict": verdict},
     )
 
 
-def _phase(timer: StepTimer, phase: str) -> float:
-    return sum(v for (p, step), v in timer.seconds.items() if p == phase and step not in (ZK_KEY_LOAD, ZK_DEPLOY))
-
-
-def _phase_step(timer: StepTimer, phase: str, step: str) -> float:
-    return timer.seconds.get((phase, step), 0.0)
-
-
-def _plots(out: Path, per_round, per_round_anvil, flower_equivalent, result, flower, flower_noise,
-           rounds) -> list[Path]:
+def _plots(out: Path, m: _Measured) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -437,9 +353,9 @@ def _plots(out: Path, per_round, per_round_anvil, flower_equivalent, result, flo
 
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    bars = [("Flower FedAvg", flower_equivalent), ("market (py-evm)", per_round)]
-    if per_round_anvil is not None:
-        bars.append(("market (anvil)", per_round_anvil))
+    bars = [("Flower FedAvg", m.flower_equivalent), ("market (py-evm)", m.per_round)]
+    if m.per_round_anvil is not None:
+        bars.append(("market (anvil)", m.per_round_anvil))
     colours = plt.get_cmap("tab20").colors
     for y, (_name, values) in enumerate(bars):
         left = 0.0
@@ -458,10 +374,10 @@ def _plots(out: Path, per_round, per_round_anvil, flower_equivalent, result, flo
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    xs = list(range(rounds))
-    ax.plot(xs, [r["accuracy"] for r in result.rounds], marker="o", label="market")
-    ax.plot(xs, flower["accuracy"], marker="x", linestyle="--", label="Flower FedAvg (same seeds)")
-    ax.plot(xs, flower_noise["accuracy"], marker=".", linestyle=":", label="Flower FedAvg (other seeds)")
+    xs = list(range(m.rounds))
+    ax.plot(xs, [r.accuracy for r in m.result.rounds], marker="o", label="market")
+    ax.plot(xs, m.flower["accuracy"], marker="x", linestyle="--", label="Flower FedAvg (same seeds)")
+    ax.plot(xs, m.flower_noise["accuracy"], marker=".", linestyle=":", label="Flower FedAvg (other seeds)")
     ax.set_xlabel("round")
     ax.set_ylabel("validation accuracy")
     ax.set_xticks(xs)

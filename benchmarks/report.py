@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +55,19 @@ def run_all(*, quick: bool = False, out: Path = DEFAULT_OUT, only: Sequence[str]
     (out / "results.json").write_text(json.dumps({"machine": machine, "seconds": total, "command": command,
                                                   "sections": {s.key: s.data for s in sections}}, indent=1, default=str))
     return sections, path
+
+
+def run_and_print(*, quick: bool = False, out: Path = DEFAULT_OUT, only: Sequence[str] = ALL, seed: int = 0,
+                  torch_threads: int | None = 1) -> Path:
+    """``scripts/bench_all.py``: :func:`run_all` with progress on stderr, then every section's
+    tables on stdout; returns the path of ``RESULTS.md``."""
+    started = time.perf_counter()
+    sections, path = run_all(quick=quick, out=out, only=only, seed=seed, torch_threads=torch_threads,
+                             log=lambda m: print(m, file=sys.stderr, flush=True))
+    for section in sections:
+        section.print()
+    print(f"wrote {path} in {time.perf_counter() - started:.0f} s")
+    return path
 
 
 def render(sections: list[Section], machine: dict[str, str], command: str, seconds: float, out: Path) -> str:
@@ -113,7 +127,7 @@ def summary(sections: list[Section]) -> list[str]:
     if "zk" in by:
         ok = by["zk"].data.get("zk_ok")
         lines.append("- **Proofs**: " + ("quoted from `scripts/bench_zk.py`." if ok else
-                                         "not measured in this run (`scripts/bench_zk.py` is absent or failed)."))
+                                         "not measured in this run (`scripts/bench_zk.py` could not run here, or failed)."))
     if "scale" in by:
         records = by["scale"].data["records"]
         big = max(r["d"] for r in records)

@@ -1,100 +1,80 @@
 """The demo market: a whole task, in one process, on the real trainer and aggregator code paths.
 
-An owner posts a digits task with a reward; N trainers (default 8) join on Dirichlet(0.5)
-non-IID shares, some of them attackers or unreliable; each trainer runs a
-:class:`~trainers.node.TrainerNode` in its own thread and the aggregator an
+An owner posts the digits task (:func:`~benchmarks.kit.digits_task`) with a reward; N trainers
+(default 8) join on Dirichlet(0.5) non-IID shares, some of them attackers or unreliable; each
+trainer runs a :class:`~trainers.node.TrainerNode` in its own thread and the aggregator an
 :class:`~aggregator.service.AggregatorNode` in another, all through the Marketplace contract on
 the embedded chain (or an RPC URL) and the embedded store (or a kubo API); the task finalizes and
-everyone withdraws. :func:`run_demo` returns a :class:`DemoResult` with every number the CLI
-prints, plots and writes as JSON.
+everyone withdraws. :func:`run_demo` returns a :class:`~benchmarks.records.DemoResult` with
+every number the CLI prints, plots and writes as JSON.
+
+What a harness changes is a parameter, never a patch: ``runner`` steps the nodes (default
+:func:`run_threads`), ``gas_report`` records every transaction's gas, ``prover_factory`` makes
+the zk prover. The nodes' work carries :mod:`market.tracing` spans (the evaluator's is
+``evaluation.evaluate``, the verifier deployment ``zk.deploy_verifier``), which a benchmark
+records (see :mod:`benchmarks.overhead`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aggregator.evaluation import make_evaluator
 from aggregator.service import AggregatorNode, Prover
+from benchmarks.kit import DigitsTask, digits_task, shares
+from benchmarks.records import (
+    DEFAULT_ATTACKS,
+    DEFAULT_UNRELIABLE,
+    AuditRow,
+    DemoOptions,
+    DemoResult,
+    RoundRow,
+    TrainerRow,
+)
 from market.chain import ChainBackend, EmbeddedChain, RpcChain, dev_accounts
 from market.encryption import generate_private_key, public_key_bytes
 from market.exceptions import MarketValueError
+from market.gas import GasReport
 from market.marketplace import Marketplace
 from market.storage import EmbeddedStorage, KuboStorage, Storage
 from market.task_spec import TaskSpec
-from market.types import CreditKind, TaskConfig
+from market.tracing import span, traced
+from market.types import CreditKind, TaskConfig, TaskInfo
 from trainers.attacks import AttackPlan
-from trainers.data import Dataset, digits_train_test, holdout_split
-from trainers.models import build_model, model_to_bytes
+from trainers.models import model_to_bytes
 from trainers.node import TrainerNode
-from trainers.partition import partition_dirichlet
 from trainers.training import evaluate as evaluate_model
 
-DEFAULT_ATTACKS = ("sign_flip:scale=3", "gaussian_noise:sigma=0.5")
-DEFAULT_UNRELIABLE = ("unreliable:noisy_labels=0.8",)
+__all__ = ["DEFAULT_ATTACKS", "DEFAULT_UNRELIABLE", "DemoOptions", "DemoResult", "ProverFactory", "Runner",
+           "run_demo", "run_threads", "trainer_kinds"]
+
+NO_VERIFIER = "0x0000000000000000000000000000000000000000"
+
+Runner = Callable[[list[TrainerNode], AggregatorNode, float], None]
+"""``runner(trainer_nodes, aggregator_node, timeout)``: steps the nodes until the task ends."""
+
+ProverFactory = Callable[..., Prover]
+"""``factory(n=slots, k=sketch_k, log=log)``: the aggregator's prover (default
+:func:`zk.prover.make_round_prover`)."""
 
 
-@dataclass
-class DemoOptions:
-    """What a demo run does (the CLI's flags)."""
+@dataclass(frozen=True)
+class _Parties:
+    """Who takes part: the chain, the store, the contract and the accounts."""
 
-    trainers: int = 8
-    rounds: int = 5
-    epochs: int = 5
-    learning_rate: float = 0.3
-    batch_size: int = 16
-    reward_wei: int = 10**18
-    stake_wei: int = 10**16
-    attacks: Sequence[str] = DEFAULT_ATTACKS
-    unreliable: Sequence[str] = DEFAULT_UNRELIABLE
-    alpha: float = 0.5
-    tau: float = 4.0
-    seed: int = 0
-    strikes_to_slash: int = 2
-    rpc_url: str | None = None
-    ipfs_api: str | None = None
-    work_dir: Path | None = None
-    device: str | None = None
-    timeout: float = 900.0
-    zk: bool = True
-    """Prove every round (Groth16, development key) and let the contract verify; False runs the
-    task in trusted-aggregator mode."""
-    zk_slots: int = 16
-    """Trainer slots of the round circuit (one verifier serves 1 to this many trainers)."""
-    audit: bool = True
-    """Audit every round at the end as an outsider would (``market audit``: every posted number
-    recomputed from chain + storage, each proof verified again in Python)."""
-
-
-@dataclass
-class DemoResult:
-    """Everything the demo measured."""
-
-    task_id: int
-    chain: str
-    reward_wei: int
-    dust_wei: int
-    slash_dust_wei: int
-    final_accuracy: float
-    rounds: list[dict[str, Any]]
-    trainers: list[dict[str, Any]]
-    owner_refund_wei: int
-    contract_balance_after: int
-    seconds: float
-    gas: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id, "chain": self.chain, "reward_wei": self.reward_wei, "dust_wei": self.dust_wei,
-            "slash_dust_wei": self.slash_dust_wei, "final_accuracy": self.final_accuracy, "rounds": self.rounds,
-            "trainers": self.trainers, "owner_refund_wei": self.owner_refund_wei,
-            "contract_balance_after": self.contract_balance_after, "seconds": self.seconds,
-        }
+    chain: ChainBackend
+    storage: Storage
+    market: Marketplace
+    owner: Any
+    aggregator: Any
+    trainers: list
 
 
 def trainer_kinds(options: DemoOptions) -> list[str]:
@@ -118,98 +98,119 @@ def _chain(options: DemoOptions) -> tuple[ChainBackend, list]:
     return chain, accounts
 
 
-def _storage(options: DemoOptions, work: Path) -> Storage:
-    return KuboStorage(options.ipfs_api) if options.ipfs_api else EmbeddedStorage(work / "blocks")
+def _parties(options: DemoOptions, work: Path, gas_report: GasReport | None) -> _Parties:
+    """The chain and its accounts, the store, and a freshly deployed Marketplace."""
+    chain, accounts = _chain(options)
+    storage = KuboStorage(options.ipfs_api) if options.ipfs_api else EmbeddedStorage(work / "blocks")
+    market = Marketplace.deploy(chain, accounts[0], gas_report=gas_report)
+    return _Parties(chain=chain, storage=storage, market=market, owner=accounts[0], aggregator=accounts[1],
+                    trainers=accounts[2: 2 + options.trainers])
 
 
 def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover: Prover | None = None,
-             verifier: str | None = None) -> DemoResult:
+             verifier: str | None = None, runner: Runner | None = None, gas_report: GasReport | None = None,
+             prover_factory: ProverFactory | None = None) -> DemoResult:
     """Run the whole market once. ``verifier`` (an IRoundVerifier address) with ``prover``
-    makes it a zk-verified task; without, it runs in trusted-aggregator mode."""
+    makes it a zk-verified task with that verifier; without, ``options.zk`` deploys the
+    development verifier and proves with ``prover_factory``'s prover, and ``zk=False`` runs in
+    trusted-aggregator mode. ``runner`` steps the nodes (default :func:`run_threads`);
+    ``gas_report`` is given to the Marketplace, so it records every transaction's gas."""
     started = time.perf_counter()
     kinds = trainer_kinds(options)
     if options.zk and options.trainers > options.zk_slots:
         raise MarketValueError(f"the round circuit has {options.zk_slots} slots; run {options.trainers} trainers "
                                "with --trusted, or fewer trainers")
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="market-demo-"))
-    chain, accounts = _chain(options)
-    storage = _storage(options, work)
-    owner, aggregator_account, trainer_accounts = accounts[0], accounts[1], accounts[2 : 2 + options.trainers]
-    market = Marketplace.deploy(chain, owner)
-    log(f"Marketplace deployed at {market.address} on {chain.describe()}")
+    parties = _parties(options, work, gas_report)
+    log(f"Marketplace deployed at {parties.market.address} on {parties.chain.describe()}")
 
-    # The owner: a spec with its initial model, a validation set, the task.
-    spec = TaskSpec.example_digits(epochs=options.epochs)
-    training = spec.training.model_copy(update={"learning_rate": options.learning_rate,
-                                                "batch_size": options.batch_size})
-    spec = spec.model_copy(update={"training": training,
-                                   "scoring": spec.scoring.model_copy(update={"tau": options.tau})})
-    initial_cid = storage.put(model_to_bytes(build_model(spec.model)))
-    spec = spec.with_initial_model(initial_cid)
-    spec_cid = storage.put(spec.to_json())
+    task = digits_task(options.seed, options)  # the owner: spec, initial model, validation set
+    spec, spec_cid = _store_spec(parties.storage, task)
     if options.zk and verifier is None:
-        from zk.protocol.rule import tau_fraction
-        from zk.deploy import deploy_round_verifier
-        from zk.prover import make_round_prover
-
-        num, den = tau_fraction(options.tau)
-        log("zk: loading (or making, once) the DEVELOPMENT key of the round circuit; deploying its verifier")
-        verifier = deploy_round_verifier(chain, owner, n=options.zk_slots, k=spec.scoring.sketch_k, tau_num=num,
-                                         tau_den=den, log=log)
-        prover = prover or make_round_prover(n=options.zk_slots, k=spec.scoring.sketch_k, log=log)
-    train, test = digits_train_test(spec.data.input_shape, seed=options.seed)
-    test, validation = holdout_split(test, 0.5, options.seed)
+        verifier, prover = _zk_setup(parties, options, spec, prover, prover_factory or _default_prover_factory(), log)
     key = generate_private_key()
-    config = TaskConfig(
-        spec_cid=spec_cid, aggregator=aggregator_account.address, aggregator_key=public_key_bytes(key),
-        verifier=verifier or "0x0000000000000000000000000000000000000000", stake_wei=options.stake_wei,
-        join_deadline=chain.timestamp() + 3600, submission_window=600, sketch_window=300, publish_grace=900,
-        rounds=options.rounds, min_trainers=options.trainers, max_trainers=options.trainers,
-        strikes_to_slash=options.strikes_to_slash,
-    )
-    task_id, _ = market.create_task(owner, config, options.reward_wei)
-    log(f"task {task_id} posted: {options.rounds} rounds, reward {options.reward_wei} wei, spec {spec_cid}")
-
-    # The trainers: Dirichlet shares, join, one thread each.
-    shares = partition_dirichlet(train.y, options.trainers, options.alpha, seed=options.seed)
-    nodes = []
-    for slot, (account, kind) in enumerate(zip(trainer_accounts, kinds)):
-        market.join(account, task_id)
-        plan = AttackPlan.parse(None if kind == "honest" else kind, seed=options.seed + slot)
-        nodes.append(TrainerNode(
-            market=market, storage=storage, account=account, task_id=task_id,
-            dataset=train.subset(shares[slot]), state_dir=work / "trainers", device=options.device, attack=plan,
-            seed=options.seed + slot, progress=False, log=lambda m, s=slot: None,
-        ))
-    market.start(owner, task_id)
+    task_id = _post_task(parties, options, spec_cid, public_key_bytes(key), verifier, log)
+    nodes = _join_trainers(parties, options, task_id, kinds, task, work)
+    parties.market.start(parties.owner, task_id)
     log(f"{options.trainers} trainers joined ({', '.join(kinds)}); training started")
 
     aggregator = AggregatorNode(
-        market=market, storage=storage, account=aggregator_account, encryption_key=key, task_id=task_id,
-        state_dir=work, evaluate_factory=lambda s: make_evaluator(s, validation), prover=prover, log=log,
+        market=parties.market, storage=parties.storage, account=parties.aggregator, encryption_key=key,
+        task_id=task_id, state_dir=work, prover=prover, log=log,
+        evaluate_factory=lambda s: traced("evaluation.evaluate")(make_evaluator(s, task.validation)),
     )
-    _run_threads(nodes, aggregator, options.timeout)
+    (runner or run_threads)(nodes, aggregator, options.timeout)
 
-    # Everyone withdraws; collect the numbers.
-    for account in [owner, *trainer_accounts]:
-        if market.credit_of(account.address):
-            market.withdraw(account)
-    result = _collect(market, storage, task_id, spec, test, kinds, trainer_accounts, owner, aggregator, options)
+    for account in [parties.owner, *parties.trainers]:  # everyone withdraws
+        if parties.market.credit_of(account.address):
+            parties.market.withdraw(account)
+    result = _collect(parties, task_id, spec, task, kinds, aggregator)
     if options.audit:
-        from aggregator.audit import audit_task
-
-        for audit in audit_task(market, storage, task_id):
-            result.rounds[audit.round]["audit"] = {"ok": audit.ok, "checks": len(audit.checks),
-                                                   "failed": [c.what for c in audit.checks if not c.ok],
-                                                   "proof_verified_in_python": audit.proof_verified}
-        audited = [r["audit"]["ok"] for r in result.rounds]
-        log(f"audit: {sum(audited)} of {len(audited)} rounds reproduce from chain + storage"
-            + (" (proofs verified again in Python)" if options.zk or verifier else ""))
+        _audit(result, parties, task_id, log, proofs=bool(options.zk or verifier))
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _run_threads(nodes: list[TrainerNode], aggregator: AggregatorNode, timeout: float) -> None:
+def _store_spec(storage: Storage, task: DigitsTask) -> tuple[TaskSpec, str]:
+    """Store the initial model and the spec that names it; returns the spec and its CID."""
+    spec = task.spec.with_initial_model(storage.put(model_to_bytes(task.initial)))
+    return spec, storage.put(spec.to_json())
+
+
+def _default_prover_factory() -> ProverFactory:
+    from zk.prover import make_round_prover
+
+    return make_round_prover
+
+
+def _zk_setup(parties: _Parties, options: DemoOptions, spec: TaskSpec, prover: Prover | None,
+              prover_factory: ProverFactory, log: Callable[[str], None]) -> tuple[str, Prover]:
+    """Deploy the development verifier of the round circuit; the prover that proves for it."""
+    from zk.deploy import deploy_round_verifier
+    from zk.protocol.rule import tau_fraction
+
+    num, den = tau_fraction(options.tau)
+    log("zk: loading (or making, once) the DEVELOPMENT key of the round circuit; deploying its verifier")
+    with span("zk.deploy_verifier"):
+        verifier = deploy_round_verifier(parties.chain, parties.owner, n=options.zk_slots, k=spec.scoring.sketch_k,
+                                         tau_num=num, tau_den=den, log=log)
+    return verifier, prover or prover_factory(n=options.zk_slots, k=spec.scoring.sketch_k, log=log)
+
+
+def _post_task(parties: _Parties, options: DemoOptions, spec_cid: str, aggregator_key: bytes, verifier: str | None,
+               log: Callable[[str], None]) -> int:
+    """The owner posts the task with its reward; returns the task id."""
+    config = TaskConfig(
+        spec_cid=spec_cid, aggregator=parties.aggregator.address, aggregator_key=aggregator_key,
+        verifier=verifier or NO_VERIFIER, stake_wei=options.stake_wei,
+        join_deadline=parties.chain.timestamp() + 3600, submission_window=600, sketch_window=300, publish_grace=900,
+        rounds=options.rounds, min_trainers=options.trainers, max_trainers=options.trainers,
+        strikes_to_slash=options.strikes_to_slash,
+    )
+    task_id, _ = parties.market.create_task(parties.owner, config, options.reward_wei)
+    log(f"task {task_id} posted: {options.rounds} rounds, reward {options.reward_wei} wei, spec {spec_cid}")
+    return task_id
+
+
+def _join_trainers(parties: _Parties, options: DemoOptions, task_id: int, kinds: list[str], task: DigitsTask,
+                   work: Path) -> list[TrainerNode]:
+    """Each trainer joins with its Dirichlet share and its plan; returns their nodes."""
+    datasets = shares(task, options.trainers, "dirichlet", alpha=options.alpha)
+    nodes = []
+    for slot, (account, kind) in enumerate(zip(parties.trainers, kinds)):
+        parties.market.join(account, task_id)
+        plan = AttackPlan.parse(None if kind == "honest" else kind, seed=options.seed + slot)
+        nodes.append(TrainerNode(
+            market=parties.market, storage=parties.storage, account=account, task_id=task_id, dataset=datasets[slot],
+            state_dir=work / "trainers", device=options.device, attack=plan, seed=options.seed + slot,
+            progress=False, log=lambda m, s=slot: None,
+        ))
+    return nodes
+
+
+def run_threads(nodes: list[TrainerNode], aggregator: AggregatorNode, timeout: float) -> None:
+    """The demo's runner: every node in its own thread (each in a copy of the caller's context,
+    so a :mod:`market.tracing` recording reaches them), until the task ends or ``timeout``."""
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -222,9 +223,10 @@ def _run_threads(nodes: list[TrainerNode], aggregator: AggregatorNode, timeout: 
                 stop.set()
         return target
 
-    threads = [threading.Thread(target=guard(lambda n=n: n.run(poll_seconds=0.05, stop=stop)), daemon=True)
-               for n in nodes]
-    threads.append(threading.Thread(target=guard(lambda: aggregator.run(poll_seconds=0.05, stop=stop)), daemon=True))
+    bodies = [lambda n=n: n.run(poll_seconds=0.05, stop=stop) for n in nodes]
+    bodies.append(lambda: aggregator.run(poll_seconds=0.05, stop=stop))
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(guard(body),), daemon=True)
+               for body in bodies]
     for t in threads:
         t.start()
     deadline = time.monotonic() + timeout
@@ -237,56 +239,82 @@ def _run_threads(nodes: list[TrainerNode], aggregator: AggregatorNode, timeout: 
         raise TimeoutError(f"the demo did not finish within {timeout:.0f}s")
 
 
-def _collect(market: Marketplace, storage: Storage, task_id: int, spec: TaskSpec, test: Dataset, kinds: list[str],
-             trainer_accounts: list, owner, aggregator: AggregatorNode, options: DemoOptions) -> DemoResult:
-    from trainers.models import model_from_bytes
+def _audit(result: DemoResult, parties: _Parties, task_id: int, log: Callable[[str], None], *, proofs: bool) -> None:
+    """The closing audit of every round (``market audit``), into each round's row."""
+    from aggregator.audit import audit_task
 
-    task = market.get_task(task_id)
-    last = market.get_round(task_id, task.config.rounds - 1)
-    final_model = model_from_bytes(storage.get(last.global_model_cid), spec.model, dtype=spec.training.dtype)
-    _loss, final_accuracy = evaluate_model(final_model, test)
+    for audit in audit_task(parties.market, parties.storage, task_id):
+        result.rounds[audit.round].audit = AuditRow(
+            ok=audit.ok, checks=len(audit.checks), failed=[c.what for c in audit.checks if not c.ok],
+            proof_verified_in_python=audit.proof_verified)
+    audited = [r.audit.ok for r in result.rounds if r.audit is not None]
+    log(f"audit: {sum(audited)} of {len(audited)} rounds reproduce from chain + storage"
+        + (" (proofs verified again in Python)" if proofs else ""))
 
+
+def _credits(market: Marketplace, task_id: int) -> dict[tuple[str, int], int]:
+    """Wei credited per (account, credit kind) by the task's PaymentCredited events."""
     credits: dict[tuple[str, int], int] = {}
     for ev in market.events("PaymentCredited", taskId=task_id):
         key = (ev["args"]["account"], int(ev["args"]["kind"]))
         credits[key] = credits.get(key, 0) + int(ev["args"]["amount"])
-    finalized = market.events("TaskFinalized", taskId=task_id)[0]["args"]
+    return credits
 
-    rounds = []
-    for r in range(task.config.rounds):
-        entry = aggregator.rounds[r]
-        o = entry.outcome
-        rounds.append({
-            "round": r, "accuracy": o.accuracy, "accuracy_before": o.accuracy_before, "flags": o.flags,
-            "rejections": o.rejections, "scores": o.scores, "labels": o.labels, "publish_gas": entry.publish_gas,
-            "proof_seconds": entry.proof_seconds, "verified_on_chain": entry.verified_on_chain,
-            "validation_shapley": o.shapley, "model_cid": entry.publication.global_model_cid,
-            "distance_ratios": [d / o.provable.median_distance if o.provable.median_distance else 0.0
-                                for d in o.provable.distances],
-            "transcript_cid": entry.publication.transcript_cid,
-        })
-    trainers = []
-    for slot, (account, kind) in enumerate(zip(trainer_accounts, kinds)):
-        info = market.get_trainer(task_id, account.address)
-        returned = credits.get((account.address, CreditKind.STAKE_RETURNED), 0)
-        shapley = sum(rounds[r]["validation_shapley"].get("gtg", [0.0] * len(kinds))[slot] for r in range(len(rounds)))
-        trainers.append({
-            "slot": slot, "address": account.address, "kind": kind,
-            "flagged_rounds": [r for r in range(len(rounds)) if rounds[r]["flags"][slot]],
-            "rejected_rounds": [r for r in range(len(rounds)) if rounds[r]["rejections"][slot]],
-            "score_total": int(info.points), "strikes": int(info.strikes), "shapley": shapley,
-            "payout_wei": credits.get((account.address, CreditKind.REWARD), 0),
-            "slash_share_wei": credits.get((account.address, CreditKind.SLASH_SHARE), 0),
-            "stake_returned_wei": returned, "stake_slashed_wei": task.config.stake_wei - returned,
-        })
-    reward_paid = sum(t["payout_wei"] for t in trainers)
-    slash_paid = sum(t["slash_share_wei"] for t in trainers)
-    slashed = sum(t["stake_slashed_wei"] for t in trainers)
+
+def _collect(parties: _Parties, task_id: int, spec: TaskSpec, task: DigitsTask, kinds: list[str],
+             aggregator: AggregatorNode) -> DemoResult:
+    """The result: final test accuracy, a row per round and per trainer, the money."""
+    from trainers.models import model_from_bytes
+
+    market, info = parties.market, parties.market.get_task(task_id)
+    last = market.get_round(task_id, info.config.rounds - 1)
+    final_model = model_from_bytes(parties.storage.get(last.global_model_cid), spec.model, dtype=spec.training.dtype)
+    _loss, final_accuracy = evaluate_model(final_model, task.test)
+    credits = _credits(market, task_id)
+    finalized = market.events("TaskFinalized", taskId=task_id)[0]["args"]
+    rounds = [_round_row(aggregator, r) for r in range(info.config.rounds)]
+    trainers = [_trainer_row(market, info, slot, account, kind, rounds, credits)
+                for slot, (account, kind) in enumerate(zip(parties.trainers, kinds))]
+    reward_paid = sum(t.payout_wei for t in trainers)
+    slash_paid = sum(t.slash_share_wei for t in trainers)
+    slashed = sum(t.stake_slashed_wei for t in trainers)
     assert reward_paid == int(finalized["rewardPaid"]), "reward credits disagree with TaskFinalized"
     return DemoResult(
-        task_id=task_id, chain=market.chain.describe(), reward_wei=task.reward_wei,
-        dust_wei=task.reward_wei - reward_paid, slash_dust_wei=slashed - slash_paid,
+        task_id=task_id, chain=market.chain.describe(), reward_wei=info.reward_wei,
+        dust_wei=info.reward_wei - reward_paid, slash_dust_wei=slashed - slash_paid,
         final_accuracy=float(final_accuracy), rounds=rounds, trainers=trainers,
-        owner_refund_wei=credits.get((owner.address, CreditKind.DUST), 0), contract_balance_after=market.balance(),
-        seconds=0.0,
+        owner_refund_wei=credits.get((parties.owner.address, CreditKind.DUST), 0),
+        contract_balance_after=market.balance(), seconds=0.0,
+    )
+
+
+def _round_row(aggregator: AggregatorNode, r: int) -> RoundRow:
+    """Round ``r`` as the aggregator recorded it."""
+    entry = aggregator.rounds[r]
+    o = entry.outcome
+    median = o.provable.median_distance
+    return RoundRow(
+        round=r, accuracy=o.accuracy, accuracy_before=o.accuracy_before, flags=o.flags, rejections=o.rejections,
+        scores=o.scores, labels=o.labels, publish_gas=entry.publish_gas, proof_seconds=entry.proof_seconds,
+        verified_on_chain=entry.verified_on_chain, validation_shapley=o.shapley,
+        model_cid=entry.publication.global_model_cid,
+        distance_ratios=[d / median if median else 0.0 for d in o.provable.distances],
+        transcript_cid=entry.publication.transcript_cid,
+    )
+
+
+def _trainer_row(market: Marketplace, task: TaskInfo, slot: int, account: Any, kind: str, rounds: list[RoundRow],
+                 credits: dict[tuple[str, int], int]) -> TrainerRow:
+    """One trainer's record on chain and what it was credited."""
+    info = market.get_trainer(task.task_id, account.address)
+    returned = credits.get((account.address, CreditKind.STAKE_RETURNED), 0)
+    return TrainerRow(
+        slot=slot, address=account.address, kind=kind,
+        flagged_rounds=[r.round for r in rounds if r.flags[slot]],
+        rejected_rounds=[r.round for r in rounds if r.rejections[slot]],
+        score_total=int(info.points), strikes=int(info.strikes),
+        shapley=sum(r.validation_shapley.get("gtg", [0.0] * len(r.flags))[slot] for r in rounds),
+        payout_wei=credits.get((account.address, CreditKind.REWARD), 0),
+        slash_share_wei=credits.get((account.address, CreditKind.SLASH_SHARE), 0),
+        stake_returned_wei=returned, stake_slashed_wei=task.config.stake_wei - returned,
     )

@@ -1,21 +1,20 @@
-"""Section 4: the zk table (from ``scripts/bench_zk.py``, when it exists) beside the gas of every
-contract call (from the overhead run's gas report, tabulated by :func:`gas_per_call`).
+"""Section 4: the zk table (:func:`benchmarks.zk_costs.main`, what ``scripts/bench_zk.py``
+prints) beside the gas of every contract call (from the overhead run's gas report, tabulated by
+:func:`gas_per_call`).
 
-``scripts/bench_zk.py`` belongs to the zk work; this module only runs it (``--quick`` in quick
-mode) and quotes its output. Where the script does not exist, the table holds one clearly
-marked row per N saying that nothing was measured: never a number that was not measured.
+This module runs the zk benchmark (quick mode in quick mode) and quotes its output. Where the zk
+toolchain is missing (groth16py, node and the npm solc), the table holds one clearly marked row
+per N saying that nothing was measured: never a number that was not measured.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
-from benchmarks.common import REPO_ROOT, Section, Table
+from benchmarks import zk_costs
+from benchmarks.common import Section, Table
 from market.gas import GasReport
 
-ZK_SCRIPT = REPO_ROOT / "scripts" / "bench_zk.py"
 ZK_COMMAND = "python scripts/bench_zk.py"
 NOT_MEASURED = "not measured in this run"
 
@@ -72,30 +71,40 @@ def quote(command: str, output: str, ok: bool) -> str:
     return "\n\n".join(parts)
 
 
-def run(*, quick: bool = False, gas_table: Table | None = None, timeout: float = 1800.0) -> Section:
+def run(*, quick: bool = False, gas_table: Table | None = None) -> Section:
+    """Section 4: the zk benchmark's output quoted (or placeholder rows), then ``gas_table``."""
     started = time.perf_counter()
     section = Section(key="zk", title="4. Proofs and gas", command=ZK_COMMAND + (" --quick" if quick else ""))
-    if ZK_SCRIPT.exists():
-        command = [sys.executable, str(ZK_SCRIPT), *(["--quick"] if quick else [])]
-        try:
-            done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
-            output, ok = done.stdout.strip(), done.returncode == 0
-            if not ok:
-                output += "\n" + done.stderr.strip()[-4000:]
-        except subprocess.TimeoutExpired:
-            output, ok = f"timed out after {timeout:.0f} s", False
+    missing = zk_costs.missing_toolchain()
+    if missing is None:
+        output, ok = _zk_output(quick)
         section.notes.append(quote(section.command, output, ok))
         section.data = {"zk_output": output, "zk_ok": ok}
     else:
-        table = Table("zk proofs of a round (Groth16, BN254)",
-                      ["N trainers", "constraints", "setup", "proving time", "verification gas"])
-        for n in (4, 8, 16):
-            table.add(n, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED)
-        table.notes.append("The zk table comes from `scripts/bench_zk.py`, which does not exist in this checkout "
-                           "yet; rerun `scripts/bench_all.py` once it does. Placeholder rows, no numbers.")
-        section.tables.append(table)
+        section.tables.append(_placeholder(missing))
         section.data = {"zk_output": None, "zk_ok": None}
     if gas_table is not None:
         section.tables.append(gas_table)
     section.seconds = time.perf_counter() - started
     return section
+
+
+def _zk_output(quick: bool) -> tuple[str, bool]:
+    """What the zk benchmark prints, and whether it finished (a failure's error ends the text)."""
+    lines: list[str] = []
+    try:
+        zk_costs.main(quick=quick, echo=lines.append)
+    except Exception as exc:  # noqa: BLE001 - quoted as a failure, never as numbers
+        return ("\n".join(lines).strip() + f"\n{type(exc).__name__}: {exc}").strip(), False
+    return "\n".join(lines).strip(), True
+
+
+def _placeholder(missing: str) -> Table:
+    """One row per N saying that nothing was measured, and why."""
+    table = Table("zk proofs of a round (Groth16, BN254)",
+                  ["N trainers", "constraints", "setup", "proving time", "verification gas"])
+    for n in (4, 8, 16):
+        table.add(n, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED)
+    table.notes.append(f"The zk table comes from `{ZK_COMMAND}`, which cannot run here: {missing}. Rerun "
+                       "`scripts/bench_all.py` where it can. Placeholder rows, no numbers.")
+    return table

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_utils import keccak
 
 from market.exceptions import MarketError, MarketValueError
+from market.tracing import traced
 
 MAGIC = b"PCMU"
 VERSION = 1
@@ -148,6 +149,7 @@ def _split(envelope: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes]:
     return envelope[:HEADER_SIZE], ephemeral, commitment, nonce, envelope[HEADER_SIZE:]
 
 
+@traced("encryption.encrypt")
 def encrypt_for_aggregator(plaintext: bytes, aggregator_public_key: bytes | str | X25519PublicKey) -> bytes:
     """Encrypt ``plaintext`` (an update package) to the aggregator; return the envelope."""
     if len(plaintext) > MAX_PLAINTEXT:

@@ -2,7 +2,10 @@
 
 One root, :class:`MarketError`; the CLI turns every one into a single line on stderr and a
 non-zero exit code. Wrappers also inherit the matching builtin (web3.py's habit), so callers
-that catch ``ValueError`` or ``FileNotFoundError`` keep working.
+that catch ``ValueError`` or ``FileNotFoundError`` keep working. Transport failures
+(:class:`ChainError`: no answer, a refused or failed transaction) and contract logic
+(:class:`ContractError`: a decoded revert) are separate families, as in web3.py, so a retry loop
+catches only the first.
 """
 
 from __future__ import annotations
@@ -44,13 +47,21 @@ class TransactionFailed(ChainError):
     """A transaction was mined but failed without a decodable reason."""
 
 
-class ContractRevert(ChainError):
-    """A contract call reverted with one of the Marketplace's custom errors.
-
-    ``name`` is the Solidity error's name, ``args`` its decoded arguments by name.
-    """
+# --- contract logic ------------------------------------------------------------------------
+class ContractError(MarketError):
+    """The chain answered and a contract refused the call (web3.py's ``ContractLogicError``,
+    apart from its transport errors): retrying the same call does not help, so retry loops
+    that catch :class:`ChainError` let it through."""
 
     exit_code = 5
+
+
+class ContractRevert(ContractError):
+    """A contract call reverted with one of the Marketplace's custom errors.
+
+    ``name`` is the Solidity error's name, ``args_by_name`` its decoded arguments by name;
+    ``str(err)`` states the problem (the CLI adds how to fix it with its own flags).
+    """
 
     def __init__(self, name: str, args: dict[str, object], message: str) -> None:
         super().__init__(message)

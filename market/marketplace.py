@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import ValidationError as EthValidationError
@@ -20,9 +20,11 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 
 from market.artifacts import load_artifact
 from market.chain.base import ChainBackend
-from market.exceptions import ChainError, ContractRevert, TransactionFailed
+from market.exceptions import ChainError, TransactionFailed
 from market.gas import GasReport
 from market.reverts import RevertDecoder
+from market.tracing import traced
+
 try:  # the embedded chain raises its own exception type on reverts
     from eth_tester.exceptions import TransactionFailed as EthTesterTransactionFailed
 except ImportError:  # pragma: no cover - eth-tester is a dependency
@@ -59,7 +61,7 @@ class Marketplace:
         self.contract = self.web3.eth.contract(address=self.address, abi=artifact["abi"])
         self.gas_report = gas_report
         self.decoder = RevertDecoder(artifact["abi"])
-        self._event_names = {
+        self._event_names: dict[bytes, str] = {
             Web3.keccak(text=_event_signature(e)): e["name"] for e in artifact["abi"] if e.get("type") == "event"
         }
 
@@ -68,7 +70,7 @@ class Marketplace:
     def deploy(cls, chain: ChainBackend, deployer: LocalAccount, *, gas_report: GasReport | None = None) -> "Marketplace":
         """Deploy a new Marketplace from ``deployer``; returns its binding."""
         result = deploy_contract(chain, cls.ARTIFACT, deployer, gas_report=gas_report)
-        return cls(chain, result.contract_address, gas_report=gas_report)
+        return cls(chain, cast(str, result.contract_address), gas_report=gas_report)  # set on a deployment
 
     # --- transactions ----------------------------------------------------------------------
     def create_task(self, owner: LocalAccount, config: TaskConfig, reward_wei: int) -> tuple[int, TxResult]:
@@ -88,15 +90,19 @@ class Marketplace:
     def cancel(self, sender: LocalAccount, task_id: int) -> TxResult:
         return self._transact(sender, "cancel", task_id)
 
+    @traced("marketplace.submit_update")
     def submit_update(self, trainer: LocalAccount, task_id: int, round_: int, update_cid: str, digest: bytes) -> TxResult:
         return self._transact(trainer, "submitUpdate", task_id, round_, update_cid, _bytes32(digest))
 
+    @traced("marketplace.close_submissions")
     def close_submissions(self, sender: LocalAccount, task_id: int, round_: int) -> TxResult:
         return self._transact(sender, "closeSubmissions", task_id, round_)
 
+    @traced("marketplace.commit_sketch")
     def commit_sketch(self, trainer: LocalAccount, task_id: int, round_: int, commitment: int) -> TxResult:
         return self._transact(trainer, "commitSketch", task_id, round_, int(commitment))
 
+    @traced("marketplace.publish_round")
     def publish_round(self, aggregator: LocalAccount, task_id: int, round_: int, publication: RoundPublication) -> TxResult:
         p = publication
         return self._transact(
@@ -105,6 +111,7 @@ class Marketplace:
             gas=PROOF_GAS_LIMIT if p.proof else None,
         )
 
+    @traced("marketplace.reveal_evidence_key")
     def reveal_evidence_key(self, aggregator: LocalAccount, task_id: int, round_: int, trainer: str, key: bytes) -> TxResult:
         return self._transact(aggregator, "revealEvidenceKey", task_id, round_, trainer, _bytes32(key))
 
@@ -165,6 +172,7 @@ class Marketplace:
         return [_plain(log) for log in logs]
 
     # --- plumbing --------------------------------------------------------------------------
+    @traced("marketplace.call")
     def _call(self, name: str, *args: Any) -> Any:
         try:
             return getattr(self.contract.functions, name)(*args).call()

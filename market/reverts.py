@@ -1,9 +1,12 @@
 """Turn the Marketplace's custom errors into :class:`~market.exceptions.ContractRevert` with a
-one-line message that says what is wrong and what to do."""
+one-line message that says what is wrong.
+
+The messages name no command-line flag or command: how to fix a revert with the ``market``
+CLI is the CLI's to say (``market.cli.hints`` adds it when the CLI prints the error).
+"""
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable
 
 from eth_abi import decode
@@ -11,16 +14,9 @@ from eth_utils import keccak, to_checksum_address
 
 from market.exceptions import ContractRevert
 from market.types import TaskState
+from market.units import ether, when
 
-
-def ether(wei: int) -> str:
-    """1500000000000000000 → '1.5 ETH'."""
-    value = f"{wei / 10**18:.6f}".rstrip("0").rstrip(".")
-    return f"{value} ETH" if wei >= 10**12 or wei == 0 else f"{wei} wei"
-
-
-def when(ts: int) -> str:
-    return _dt.datetime.fromtimestamp(int(ts), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+__all__ = ["RevertDecoder"]
 
 
 def _state(v: int) -> str:
@@ -28,23 +24,20 @@ def _state(v: int) -> str:
 
 
 _MESSAGES: dict[str, Callable[[dict], str]] = {
-    "MarketplaceZeroReward": lambda a: "a task needs a reward: pass --reward with a positive amount",
-    "MarketplaceInvalidAggregator": lambda a: "the aggregator address is zero: pass --aggregator ADDRESS",
+    "MarketplaceZeroReward": lambda a: "a task needs a reward",
+    "MarketplaceInvalidAggregator": lambda a: "the aggregator address is zero",
     "MarketplaceInvalidRounds": lambda a: f"rounds must be between 1 and {a['maxRounds']}, got {a['rounds']}",
     "MarketplaceInvalidTrainerBounds": lambda a: (
         f"need 1 <= min trainers ({a['minTrainers']}) <= max trainers ({a['maxTrainers']}) <= {a['limit']}"),
     "MarketplaceInvalidJoinDeadline": lambda a: (
-        f"the join deadline {when(a['joinDeadline'])} is not after the chain's time {when(a['nowTimestamp'])}: "
-        "give a later deadline (--join-window)"),
+        f"the join deadline {when(a['joinDeadline'])} is not after the chain's time {when(a['nowTimestamp'])}"),
     "MarketplaceInvalidWindows": lambda a: (
         f"submission window ({a['submissionWindow']}s), sketch window ({a['sketchWindow']}s) and publish grace "
         f"({a['publishGrace']}s) must all be positive"),
     "MarketplaceInvalidCid": lambda a: f"a CID must be 1 to {a['maxLength']} bytes long, got {a['length']}",
-    "MarketplaceInvalidVerifier": lambda a: (
-        f"the verifier {a['verifier']} is not a contract: deploy it first, or pass --verifier none for "
-        "trusted-aggregator mode"),
+    "MarketplaceInvalidVerifier": lambda a: f"the verifier {a['verifier']} is not a contract",
     "MarketplaceInvalidStrikeLimit": lambda a: "strikes to slash must be at least 1",
-    "MarketplaceUnknownTask": lambda a: f"there is no task {a['taskId']}: `market task list` shows the tasks",
+    "MarketplaceUnknownTask": lambda a: f"there is no task {a['taskId']}",
     "MarketplaceWrongState": lambda a: (
         f"task {a['taskId']} is {_state(a['state'])}, this needs it {_state(a['required'])}"),
     "MarketplaceUnauthorized": lambda a: f"{a['caller']} is not allowed to do this on task {a['taskId']}",
@@ -55,14 +48,13 @@ _MESSAGES: dict[str, Callable[[dict], str]] = {
         f"{a['account']} is the owner or the aggregator of task {a['taskId']} and cannot train for it"),
     "MarketplaceWrongStake": lambda a: (
         f"task {a['taskId']} takes a stake of exactly {ether(a['required'])} ({a['required']} wei); "
-        f"{ether(a['sent'])} was sent: join with --stake {a['required']}wei"),
+        f"{ether(a['sent'])} was sent"),
     "MarketplaceNotEnoughTrainers": lambda a: (
         f"task {a['taskId']} has {a['joined']} trainers and needs {a['required']} to start"),
     "MarketplaceCannotCancel": lambda a: (
         f"task {a['taskId']} can be cancelled by its owner, or by anyone after {when(a['joinDeadline'])} "
         f"while fewer than {a['minTrainers']} trainers joined ({a['joined']} did)"),
-    "MarketplaceNotTrainer": lambda a: (
-        f"{a['account']} has not joined task {a['taskId']}: `market trainer join {a['taskId']}` first"),
+    "MarketplaceNotTrainer": lambda a: f"{a['account']} has not joined task {a['taskId']}",
     "MarketplaceWrongRound": lambda a: (
         f"task {a['taskId']} is in round {a['currentRound']}, not round {a['round']}"),
     "MarketplaceSubmissionClosed": lambda a: (
@@ -77,8 +69,7 @@ _MESSAGES: dict[str, Callable[[dict], str]] = {
     "MarketplaceSubmissionsAlreadyClosed": lambda a: (
         f"submissions for task {a['taskId']} round {a['round']} are already closed"),
     "MarketplaceSubmissionsNotClosed": lambda a: (
-        f"submissions for task {a['taskId']} round {a['round']} are not closed yet: "
-        f"`market aggregator close {a['taskId']}` after the deadline"),
+        f"submissions for task {a['taskId']} round {a['round']} are not closed yet"),
     "MarketplaceNoSubmission": lambda a: (
         f"{a['trainer']} made no submission in task {a['taskId']} round {a['round']}, so it has no sketch to commit"),
     "MarketplaceSketchWindowClosed": lambda a: (

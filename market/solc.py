@@ -13,6 +13,8 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from market.exceptions import MarketError, ToolMissingError
@@ -137,3 +139,16 @@ def write_artifacts(artifacts: dict[str, dict], build_dir: Path = BUILD_DIR) -> 
         if stale not in written:
             stale.unlink()
     return written
+
+
+def compile_contracts(echo: Callable[[str], None] = print) -> list[Path]:
+    """``scripts/compile_contracts.py``: compile, write ``contracts/build/``, ``echo`` each
+    artifact's runtime size and the time taken; returns the files written."""
+    started = time.perf_counter()
+    artifacts = build_artifacts()
+    paths = write_artifacts(artifacts)
+    for path in paths:
+        size = (len(artifacts[path.stem]["deployedBytecode"]) - 2) // 2
+        echo(f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}  runtime {size} bytes")
+    echo(f"compiled {len(artifacts)} contracts in {time.perf_counter() - started:.1f}s")
+    return paths

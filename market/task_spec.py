@@ -24,14 +24,14 @@ Example (``TaskSpec.example_digits()`` makes it)::
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from market.exceptions import MarketValueError
 
-SPEC_VERSION = 1
+SPEC_VERSION: Final = 1
 MAX_SPEC_BYTES = 1 << 20
 
 
@@ -164,15 +164,21 @@ class TaskSpec(_Strict):
         return self.model_copy(update={"model": self.model.model_copy(update={"initial_model_cid": cid})})
 
     @classmethod
-    def example_digits(cls, *, arch: Literal["mlp", "cnn", "logreg"] = "mlp", epochs: int = 2) -> "TaskSpec":
-        """The built-in example: scikit-learn's handwritten digits (8×8, 10 classes)."""
+    def example_digits(cls, *, arch: Literal["mlp", "cnn", "logreg"] = "mlp", epochs: int = 2,
+                       learning_rate: float | None = None, batch_size: int | None = None,
+                       tau: float | None = None) -> "TaskSpec":
+        """The built-in example: scikit-learn's handwritten digits (8×8, 10 classes). The
+        learning rate, batch size and outlier threshold default to the sections' defaults
+        (0.1, 32, 4.0); the demo (``market demo``) and the benchmarks set their own."""
         shape = (1, 8, 8) if arch == "cnn" else (64,)
         params: dict[str, Any] = {"hidden": [32]} if arch == "mlp" else ({"channels": 8} if arch == "cnn" else {})
         params["input_range"] = [0.0, 16.0]  # the model rescales the 0-16 pixel values to [0, 1]
+        training: dict[str, Any] = {k: v for k, v in (("learning_rate", learning_rate), ("batch_size", batch_size)) if v is not None}
         return cls(
             name=f"digits-{arch}",
             model=ModelSection(arch=arch, input_shape=shape, num_classes=10, params=params),
-            training=TrainingSection(local_epochs=epochs),
+            training=TrainingSection(local_epochs=epochs, **training),
             data=DataSection(kind="image" if arch == "cnn" else "tabular", input_shape=shape, num_classes=10,
                              value_range=(0.0, 16.0)),
+            scoring=ScoringSection() if tau is None else ScoringSection(tau=tau),
         )

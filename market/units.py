@@ -1,7 +1,10 @@
-"""Parsing amounts ("0.5 ether", "100gwei", "12wei") and durations ("90s", "5m", "2h", "1d")."""
+"""Amounts and times for people: parsing amounts ("0.5 ether", "100gwei", "12wei") and
+durations ("90s", "5m", "2h", "1d"), and writing wei (:func:`ether`) and block times
+(:func:`when`)."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -20,7 +23,7 @@ def parse_amount(text: str) -> int:
     if not match or unit not in _UNITS and unit != "":
         raise MarketValueError(f"cannot read amount {text!r}: write e.g. '0.5ether', '100gwei' or '12wei'")
     try:
-        wei = Decimal(match.group(1)) * (Decimal(10) ** _UNITS.get(unit or "ether"))
+        wei = Decimal(match.group(1)) * (Decimal(10) ** _UNITS[unit or "ether"])
     except InvalidOperation:
         raise MarketValueError(f"cannot read amount {text!r}") from None
     if wei != wei.to_integral_value():
@@ -34,3 +37,14 @@ def parse_duration(text: str) -> int:
     if not match:
         raise MarketValueError(f"cannot read duration {text!r}: write e.g. '90s', '5m', '2h' or '1d'")
     return int(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def ether(wei: int) -> str:
+    """1500000000000000000 → '1.5 ETH' (amounts under 10¹² wei, except 0, stay in wei)."""
+    value = f"{wei / 10**18:.6f}".rstrip("0").rstrip(".")
+    return f"{value} ETH" if wei >= 10**12 or wei == 0 else f"{wei} wei"
+
+
+def when(ts: int) -> str:
+    """A unix timestamp as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    return _dt.datetime.fromtimestamp(int(ts), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

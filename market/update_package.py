@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ import safetensors.numpy
 from eth_utils import is_address, keccak, to_checksum_address
 
 from market.exceptions import MarketValueError
+from market.tracing import traced
 
 FORMAT = "market-update"
 VERSION = "1"
@@ -95,7 +96,7 @@ class WrongTensorNames(UpdatePackageError):
 
     reason = "wrong-names"
 
-    def __init__(self, missing: Sequence[str], unexpected: Sequence[str]) -> None:
+    def __init__(self, missing: Collection[str], unexpected: Collection[str]) -> None:
         self.missing, self.unexpected = sorted(missing), sorted(unexpected)
         super().__init__(f"missing {self.missing or 'none'}, unexpected {self.unexpected or 'none'}")
 
@@ -274,6 +275,7 @@ def max_package_bytes(spec: ModelSpec) -> int:
 
 
 # --- build and load ----------------------------------------------------------------------
+@traced("update_package.build")
 def build_update_package(tensors: Mapping[str, np.ndarray], metadata: UpdateMetadata) -> bytes:
     """Serialise ``tensors`` (NumPy arrays by parameter name) and ``metadata``."""
     arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
@@ -345,6 +347,7 @@ def check_against_spec(header: Mapping[str, Mapping[str, Any]], spec: ModelSpec)
             raise WrongShape(f"tensor {name!r} has shape {tuple(header[name]['shape'])}, the model spec says {shape}")
 
 
+@traced("update_package.load")
 def load_update_package(
     data: bytes,
     spec: ModelSpec,

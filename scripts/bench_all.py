@@ -5,21 +5,17 @@
     python scripts/bench_all.py --only overhead,zk  # some sections (overhead carries the gas table)
 
 Sections: overhead (scripts/bench_overhead.py), robustness (scripts/bench_robustness.py),
-fairness (scripts/bench_fairness.py), zk and gas (scripts/bench_zk.py when present, and the
-gas report of the overhead run), scale (scripts/bench_scale.py).
+fairness (scripts/bench_fairness.py), zk and gas (scripts/bench_zk.py, and the gas report of the
+overhead run), scale (scripts/bench_scale.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import DEFAULT_OUT  # noqa: E402
-from benchmarks.report import ALL, run_all  # noqa: E402
+from benchmarks.common import DEFAULT_OUT
+from benchmarks.report import ALL, run_and_print
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,13 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(only) - set(ALL))
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(ALL)}")
-    started = time.perf_counter()
-    sections, path = run_all(quick=args.quick, out=args.out, only=only, seed=args.seed,
-                             torch_threads=args.torch_threads or None,
-                             log=lambda m: print(m, file=sys.stderr, flush=True))
-    for section in sections:
-        section.print()
-    print(f"wrote {path} in {time.perf_counter() - started:.0f} s")
+    run_and_print(quick=args.quick, out=args.out, only=only, seed=args.seed, torch_threads=args.torch_threads or None)
     return 0
 
 

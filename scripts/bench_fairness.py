@@ -8,13 +8,8 @@ against exact validation-utility Shapley, and the wall time of each.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import script_main  # noqa: E402
-from benchmarks.fairness import run  # noqa: E402
+from benchmarks.common import script_main
+from benchmarks.fairness import run
 
 
 def _options(parser) -> None:

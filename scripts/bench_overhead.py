@@ -12,13 +12,9 @@ How it measures: see the docstring of benchmarks/overhead.py. Plots and a JSON g
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import script_main  # noqa: E402
-from benchmarks.overhead import run  # noqa: E402
+from benchmarks.common import script_main
+from benchmarks.overhead import run
 
 
 def _options(parser) -> None:

@@ -11,13 +11,8 @@ The protocol is in the docstring of benchmarks/robustness.py.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import script_main  # noqa: E402
-from benchmarks.robustness import run  # noqa: E402
+from benchmarks.common import script_main
+from benchmarks.robustness import run
 
 
 def _options(parser) -> None:

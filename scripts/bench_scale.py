@@ -8,13 +8,8 @@ the service's in-memory mode beside its streaming mode (used above its memory bu
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import script_main  # noqa: E402
-from benchmarks.scale import run  # noqa: E402
+from benchmarks.common import script_main
+from benchmarks.scale import run
 
 if __name__ == "__main__":
     raise SystemExit(script_main(run, None, __doc__.splitlines()[0]))

@@ -14,14 +14,9 @@ contracts/zk/RoundGroth16Verifier<N>x<K>.sol. Run scripts/compile_contracts.py a
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from zk.keys import ceremony_keys, development_keys  # noqa: E402
-from zk.round_circuit import RoundShape  # noqa: E402
-from zk.solidity import check_committed_verifier, committed_shapes, write_committed_verifier  # noqa: E402
+from zk.committed import check_committed_verifiers, regenerate_verifier
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,27 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="key cache (default $MARKET_ZK_CACHE or ~/.cache/poc-market/zk)")
     parser.add_argument("--check", action="store_true", help="only check the committed verifiers")
     args = parser.parse_args(argv)
-
     if args.check:
-        stale = 0
-        for shape in committed_shapes():
-            problems = check_committed_verifier(shape)
-            for problem in problems:
-                print(f"STALE {shape.name}: {problem}")
-            if not problems:
-                print(f"ok    {shape.name}")
-            stale += bool(problems)
-        return 1 if stale else 0
-
-    shape = RoundShape(args.n, args.k)
-    if args.zkey is not None:
-        keys = ceremony_keys(shape, args.zkey, cache=args.cache)
-    else:
-        keys = development_keys(shape, cache=args.cache, log=print)
-    for path in write_committed_verifier(keys):
-        print(f"wrote {path}")
-    print(f"key: {keys.describe()}")
-    print("next: python scripts/compile_contracts.py")
+        return 1 if check_committed_verifiers() else 0
+    regenerate_verifier(args.n, args.k, zkey=args.zkey, cache=args.cache)
     return 0
 
 

@@ -12,7 +12,7 @@ from market.cli.app import cli
 
 
 def _check_money(result):
-    paid = sum(t["payout_wei"] for t in result.trainers)
+    paid = sum(t.payout_wei for t in result.trainers)
     assert paid + result.dust_wei == result.reward_wei  # to the wei
     assert result.contract_balance_after == 0  # everyone withdrew everything
     assert 0 <= result.dust_wei < len(result.trainers)
@@ -24,17 +24,17 @@ def test_demo_on_the_embedded_chain(tmp_path):
     result = run_demo(options, log=lambda m: None)
     _check_money(result)
     attacker = result.trainers[3]
-    assert attacker["kind"] == "gaussian_noise:sigma=0.5"
-    assert attacker["flagged_rounds"] == [0, 1]
-    assert all(attacker["payout_wei"] < t["payout_wei"] for t in result.trainers[:3])
-    assert attacker["stake_slashed_wei"] == options.stake_wei
+    assert attacker.kind == "gaussian_noise:sigma=0.5"
+    assert attacker.flagged_rounds == [0, 1]
+    assert all(attacker.payout_wei < t.payout_wei for t in result.trainers[:3])
+    assert attacker.stake_slashed_wei == options.stake_wei
     assert result.final_accuracy > 0.6
     # zk by default: every round proved and verified by the contract before it recorded the scores
-    assert all(r["publish_gas"] > 0 and r["verified_on_chain"] is True for r in result.rounds)
-    assert all(r["proof_seconds"] > 0 for r in result.rounds)
+    assert all(r.publish_gas > 0 and r.verified_on_chain is True for r in result.rounds)
+    assert all(r.proof_seconds > 0 for r in result.rounds)
     # and the closing audit reproduced every round, each proof verified again with py_ecc
-    assert all(r["audit"]["ok"] and r["audit"]["proof_verified_in_python"] is True for r in result.rounds), \
-        [r["audit"] for r in result.rounds]
+    assert all(r.audit.ok and r.audit.proof_verified_in_python is True for r in result.rounds), \
+        [r.audit for r in result.rounds]
 
 
 def test_demo_on_anvil(anvil_node, tmp_path):
@@ -43,7 +43,7 @@ def test_demo_on_anvil(anvil_node, tmp_path):
     result = run_demo(options, log=lambda m: None)
     _check_money(result)
     assert result.chain.startswith(anvil_node.url)
-    assert result.trainers[2]["payout_wei"] < min(t["payout_wei"] for t in result.trainers[:2])
+    assert result.trainers[2].payout_wei < min(t.payout_wei for t in result.trainers[:2])
 
 
 def test_market_demo_command_writes_json_and_plots(tmp_path, monkeypatch):

@@ -21,7 +21,9 @@ from the global RNG, so the same seed gives bit-identical weights on CPU.
 
 States travel as ``{name: numpy array}`` and as safetensors bytes (:func:`model_to_bytes`);
 nothing is ever pickled. :func:`param_spec` gives the ``{name: (shape, dtype)}`` mapping that
-:mod:`market.update_package` validates packages against.
+:mod:`market.update_package` validates packages against. What needs no torch (the layout a
+spec implies, safetensors bytes of numpy states, the state a round starts from) lives in
+:mod:`market.model_state`; the functions here of the same names delegate to it.
 """
 
 from __future__ import annotations
@@ -31,28 +33,28 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-import safetensors
-import safetensors.numpy
 import torch
 from torch import nn
 
+from market import model_state
+from market.model_state import ModelStateError, ParamSpec, state_to_bytes
 from market.task_spec import ModelSection, TaskSpec
 from trainers.exceptions import ModelBytesError, ModelError
 
 __all__ = [
     "MODELS",
     "build_model",
+    "initial_state",
     "load_state",
     "model_from_bytes",
     "model_to_bytes",
     "param_spec",
+    "round_start_state",
     "state_from_bytes",
     "state_to_numpy",
     "torch_dtype",
     "with_input_range",
 ]
-
-ParamSpec = dict[str, tuple[tuple[int, ...], str]]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -250,30 +252,17 @@ def load_state(model: nn.Module, state: Mapping[str, Any]) -> nn.Module:
 
 
 def model_to_bytes(model: nn.Module | Mapping[str, Any], *, metadata: Mapping[str, str] | None = None) -> bytes:
-    """safetensors bytes of a module's state (or a state mapping); optional string metadata."""
-    arrays = {name: np.ascontiguousarray(a) for name, a in state_to_numpy(model).items()}
-    return bytes(safetensors.numpy.save(arrays, metadata=dict(metadata) if metadata else None))
+    """safetensors bytes of a module's state (or a state mapping); optional string metadata
+    (:func:`market.model_state.state_to_bytes` of its numpy state)."""
+    return state_to_bytes(state_to_numpy(model), metadata=metadata)
 
 
 def state_from_bytes(data: bytes, *, expect: Mapping[str, tuple[Any, str]] | None = None) -> dict[str, np.ndarray]:
-    """Parse safetensors bytes into numpy arrays; with ``expect`` (a :func:`param_spec`) the
-    names, shapes and dtypes must match exactly."""
+    """:func:`market.model_state.state_from_bytes`, its refusals as :class:`ModelBytesError`."""
     try:
-        arrays = safetensors.numpy.load(bytes(data))
-    except (safetensors.SafetensorError, ValueError) as err:
-        raise ModelBytesError(f"model bytes are not a readable safetensors file: {err}") from None
-    if expect is not None:
-        missing, unexpected = sorted(set(expect) - set(arrays)), sorted(set(arrays) - set(expect))
-        if missing or unexpected:
-            raise ModelBytesError(f"model bytes do not fit the model: missing {missing or 'none'}, unexpected {unexpected or 'none'}")
-        for name, (shape, dtype) in expect.items():
-            got = arrays[name]
-            if tuple(got.shape) != tuple(shape) or got.dtype.name != np.dtype(dtype).name:
-                raise ModelBytesError(f"model tensor {name!r} is {got.dtype.name}{list(got.shape)}, expected {dtype}{list(shape)}")
-        for name, got in arrays.items():
-            if got.dtype.kind == "f" and not np.isfinite(got).all():
-                raise ModelBytesError(f"model tensor {name!r} holds NaN or infinite values")
-    return arrays
+        return model_state.state_from_bytes(data, expect=expect)
+    except ModelStateError as err:
+        raise ModelBytesError(str(err)) from None
 
 
 def model_from_bytes(data: bytes, section: ModelSection, *, dtype: str = "float32") -> nn.Module:
@@ -293,17 +282,18 @@ def with_input_range(spec: TaskSpec) -> TaskSpec:
     return spec.model_copy(update={"model": spec.model.model_copy(update={"params": params})})
 
 
+def initial_state(spec: TaskSpec) -> dict[str, np.ndarray]:
+    """The seed-initialised state of the spec's model (in its training dtype): what a round 0
+    without an initial model CID starts from (:data:`market.model_state.InitialState`)."""
+    return state_to_numpy(build_model(spec.model, dtype=spec.training.dtype))
+
+
 def round_start_state(market: Any, storage: Any, spec: TaskSpec, task_id: int,
                       round_: int) -> tuple[dict[str, np.ndarray], str | None]:
-    """The global model round ``round_`` of a task starts from, and its CID: the spec's initial
-    model for round 0 (built from ``init_seed`` when the spec names none, CID ``None``), else
-    the model the previous round published. Checked against the spec's :func:`param_spec`.
-    Shared by the trainer loop and the aggregator service."""
-    dtype = spec.training.dtype
-    if round_ == 0:
-        cid = spec.model.initial_model_cid
-        if cid is None:
-            return state_to_numpy(build_model(spec.model, dtype=dtype)), None
-    else:
-        cid = market.get_round(task_id, round_ - 1).global_model_cid
-    return state_from_bytes(storage.get(cid), expect=param_spec(spec.model, dtype=dtype)), cid
+    """:func:`market.model_state.round_start_state` with the seed-built model of
+    :func:`initial_state` for a round 0 whose spec names none; bad stored bytes raise
+    :class:`ModelBytesError`."""
+    try:
+        return model_state.round_start_state(market, storage, spec, task_id, round_, initial_state=initial_state)
+    except ModelStateError as err:
+        raise ModelBytesError(str(err)) from None

@@ -1,6 +1,7 @@
 """The trainer loop: follow a task on chain and take part in every round.
 
-Each call to :meth:`TrainerNode.step` looks at the chain and does the one thing that is due:
+Each call to :meth:`TrainerNode.step` reads the task's phase (:func:`zk.protocol.phase.round_phase`),
+does the one thing that is due and returns it as a :class:`~zk.protocol.actions.NodeAction`:
 
 1. the task is open → wait for ``start``;
 2. the round accepts submissions and this trainer has none → fetch the global model, train on
@@ -11,8 +12,9 @@ Each call to :meth:`TrainerNode.step` looks at the chain and does the one thing 
    submitted, its Poseidon commitment with the packed salt, and ``commitSketch``;
 4. the task is finished, aborted or cancelled → report what was credited.
 
-State lives in one JSON file per task and trainer (written atomically) beside the envelope and
-the plaintext package of every round, so a trainer killed at any point and restarted resumes
+State lives in one JSON file per task and trainer (written atomically, with a ``version``; each
+round's :class:`RoundStage`) beside the envelope and the plaintext package of every round, so a
+trainer killed at any point and restarted resumes
 where it was: it never trains or submits twice for a round (the chain's record of its
 submission is checked before every submit, and an ``AlreadySubmitted`` revert counts as done),
 and it commits the sketch of what it actually submitted.
@@ -26,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +40,34 @@ from market.exceptions import ContractRevert
 from market.marketplace import Marketplace
 from market.storage import Storage
 from market.task_spec import TaskSpec
-from market.types import TaskInfo, TaskState
+from market.types import TaskInfo
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
-from trainers.attacks import AttackContext, AttackPlan
+from trainers.attacks import AttackPlan
 from trainers.data import Dataset, check_schema
 from trainers.exceptions import TrainerError
 from trainers.models import param_spec, round_start_state
-from trainers.training import train_local
+from trainers.recipe import local_round, round_seed
+from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.commitment import random_salt, sketch_commitment
+from zk.protocol.phase import RoundPhase, current_round, round_phase
 from zk.protocol.sketch import SketchParams, sketch_update
 
 SALT_BYTES = 32
+STATE_VERSION = 1
+"""Layout of the trainer's state file (files without a version are the older layout: read too)."""
+
+
+class RoundStage(str, Enum):
+    """How far this trainer got in one round: packaged → submitted → committed, or missed."""
+
+    PACKAGED = "packaged"
+    """Trained, packaged and encrypted; the envelope is on disk, not yet on chain."""
+    SUBMITTED = "submitted"
+    """``submitUpdate`` is on chain."""
+    COMMITTED = "committed"
+    """``commitSketch`` is on chain."""
+    MISSED = "missed"
+    """The submission window closed before this trainer submitted."""
 
 
 @dataclass
@@ -55,7 +75,7 @@ class RoundRecord:
     """What this trainer did in one round (persisted)."""
 
     round: int
-    phase: str = "packaged"  # packaged → submitted → committed; or missed
+    stage: RoundStage = RoundStage.PACKAGED
     cid: str | None = None
     digest: str | None = None
     salt: int = 0
@@ -121,11 +141,11 @@ class TrainerNode:
         if not self._state_path.exists():
             return {}
         raw = json.loads(self._state_path.read_text())
-        return {int(r): RoundRecord(**rec) for r, rec in raw["rounds"].items()}
+        return {int(r): _record_from_json(rec) for r, rec in raw["rounds"].items()}
 
     def _save_state(self) -> None:
-        data = {"task_id": self.task_id, "address": self.account.address,
-                "rounds": {str(r): asdict(rec) for r, rec in sorted(self.rounds.items())}}
+        data = {"version": STATE_VERSION, "task_id": self.task_id, "address": self.account.address,
+                "rounds": {str(r): {**asdict(rec), "stage": rec.stage.value} for r, rec in sorted(self.rounds.items())}}
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self._state_path)
@@ -154,45 +174,50 @@ class TrainerNode:
         return round_start_state(self.market, self.storage, self.spec, self.task_id, round_)[0]
 
     # --- one step ----------------------------------------------------------------------------
-    def step(self) -> str:
-        """Do what is due now; return a short description of it."""
+    def step(self) -> NodeAction:
+        """Do what is due now (the phase comes from :func:`~zk.protocol.phase.round_phase`);
+        return what was done."""
         task = self.market.get_task(self.task_id)
-        if task.state in (TaskState.FINISHED, TaskState.ABORTED, TaskState.CANCELLED):
-            return "finished"
-        if task.state == TaskState.OPEN:
-            return "waiting for start"
-        round_ = task.current_round
-        if round_ >= task.config.rounds:
-            return "waiting for finalize"
-        info = self.market.get_round(self.task_id, round_)
+        round_ = current_round(task)
+        info = self.market.get_round(self.task_id, round_) if round_ is not None else None
+        phase = round_phase(task, info, self.market.chain.timestamp() if info is not None else 0)
+        if phase is RoundPhase.ENDED:
+            return NodeAction(ActionKind.FINISHED)
+        if phase is RoundPhase.JOINING:
+            return NodeAction(ActionKind.WAITING, detail="start")
+        if phase is RoundPhase.FINALIZABLE:
+            return NodeAction(ActionKind.WAITING, detail="finalize")
+        assert round_ is not None and info is not None
         submission = self.market.get_submission(self.task_id, round_, self.account.address)
         record = self.rounds.get(round_)
         if not submission.submitted:
-            if record is not None and record.phase == "missed":  # noqa: SIM102
-                return f"round {round_} missed"
-            if info.closed or self.market.chain.timestamp() > info.submission_deadline:
-                self.rounds[round_] = RoundRecord(round=round_, phase="missed")
+            if record is not None and record.stage is RoundStage.MISSED:
+                return NodeAction(ActionKind.MISSED, round_)
+            if not phase.accepts_submissions:
+                self.rounds[round_] = RoundRecord(round=round_, stage=RoundStage.MISSED)
                 self._save_state()
                 self.log(f"round {round_}: submission window closed before this trainer submitted")
-                return f"round {round_} missed"
+                return NodeAction(ActionKind.MISSED, round_)
             return self._submit(task, round_, record)
-        if record is None or record.phase == "packaged":
-            if record is None:  # submitted by an earlier run whose state was lost: nothing to commit with
-                return f"round {round_} submitted elsewhere"
-            record.phase = "submitted"
-            self._save_state()
-        if not info.closed:
-            return f"round {round_}: waiting for the seed"
+        if record is None:  # submitted by an earlier run whose state was lost: nothing to commit with
+            return NodeAction(ActionKind.SUBMITTED_ELSEWHERE, round_)
+        if record.stage is RoundStage.PACKAGED:
+            self._set_stage(record, RoundStage.SUBMITTED)
+        if not phase.seed_fixed:
+            return NodeAction(ActionKind.WAITING, round_, "the seed")
         if submission.sketch_commitment == 0:
-            if self.market.chain.timestamp() > info.sketch_deadline:
-                return f"round {round_}: sketch window missed"
+            if not phase.accepts_sketches:
+                return NodeAction(ActionKind.SKETCH_MISSED, round_)
             return self._commit(round_, record, info.seed)
-        if record.phase != "committed":
-            record.phase = "committed"
-            self._save_state()
-        return f"round {round_}: waiting for publication"
+        if record.stage is not RoundStage.COMMITTED:
+            self._set_stage(record, RoundStage.COMMITTED)
+        return NodeAction(ActionKind.WAITING, round_, "publication")
 
-    def _submit(self, task: TaskInfo, round_: int, record: RoundRecord | None) -> str:
+    def _set_stage(self, record: RoundRecord, stage: RoundStage) -> None:
+        record.stage = stage
+        self._save_state()
+
+    def _submit(self, task: TaskInfo, round_: int, record: RoundRecord | None) -> NodeAction:
         if record is None:
             record = self._prepare(task, round_)
         envelope = self._envelope_path(round_).read_bytes()
@@ -204,33 +229,28 @@ class TrainerNode:
             self.market.submit_update(self.account, self.task_id, round_, record.cid, bytes.fromhex(record.digest))
         except ContractRevert as exc:
             if exc.name == "MarketplaceSubmissionClosed":  # the next block fell after the deadline
-                record.phase = "missed"
-                self._save_state()
+                self._set_stage(record, RoundStage.MISSED)
                 self.log(f"round {round_}: too late, {exc}")
-                return f"round {round_} missed"
+                return NodeAction(ActionKind.MISSED, round_)
             if exc.name != "MarketplaceAlreadySubmitted":
                 raise
-        record.phase = "submitted"
-        self._save_state()
+        self._set_stage(record, RoundStage.SUBMITTED)
         self.log(f"round {round_}: submitted {record.cid}")
-        return f"round {round_}: submitted"
+        return NodeAction(ActionKind.SUBMITTED, round_)
 
     def _prepare(self, task: TaskInfo, round_: int) -> RoundRecord:
         """Train, package, encrypt, and write the envelope to disk before anything leaves."""
         spec = self.spec
         global_state = self.global_state(round_)
-        data = self.attack.apply_data(self.dataset, num_classes=spec.model.num_classes, round_=round_)
-        seed = self.seed * 100_003 + round_
-        result = train_local(global_state, data, spec.training, device=self.device, seed=seed,
-                             progress=self.progress, section=spec.model, holdout=self.holdout,
-                             epochs=0 if self.attack.skips_training else None)
-        context = AttackContext(global_state=global_state, previous_delta=self._previous_delta)
-        delta = self.attack.apply_update(result.delta, context, round_=round_) if self.attack else result.delta
+        step = local_round(global_state, self.dataset, spec, plan=self.attack, seed=round_seed(self.seed, round_),
+                           round_=round_, previous_delta=self._previous_delta, device=self.device,
+                           progress=self.progress, holdout=self.holdout)
+        delta = step.delta
         self._previous_delta = delta
         salt = random_salt()
-        metrics = result.metrics.to_dict()
+        metrics = step.metrics.to_dict()
         metadata = UpdateMetadata(
-            task_id=self.task_id, round=round_, trainer=self.account.address, num_samples=max(1, result.metrics.samples),
+            task_id=self.task_id, round=round_, trainer=self.account.address, num_samples=step.num_samples,
             salt=salt.to_bytes(SALT_BYTES, "big"), model_spec_hash=model_spec_hash(self._param_spec()),
             metrics={k: v for k, v in metrics.items() if k in ("loss", "accuracy_before", "accuracy_after", "samples",
                                                                   "epochs", "seconds", "device")},
@@ -246,7 +266,7 @@ class TrainerNode:
                  f"{metrics['accuracy_before']:.3f} → {metrics['accuracy_after']:.3f}")
         return record
 
-    def _commit(self, round_: int, record: RoundRecord, seed: int) -> str:
+    def _commit(self, round_: int, record: RoundRecord, seed: int) -> NodeAction:
         package = load_update_package(self._package_path(round_).read_bytes(), self._param_spec(),
                                       max_bytes=self.spec.limits.max_update_bytes)
         params = SketchParams(k=self.spec.scoring.sketch_k)
@@ -258,10 +278,9 @@ class TrainerNode:
         except ContractRevert as exc:
             if exc.name != "MarketplaceSketchAlreadyCommitted":
                 raise
-        record.phase = "committed"
-        self._save_state()
+        self._set_stage(record, RoundStage.COMMITTED)
         self.log(f"round {round_}: sketch committed")
-        return f"round {round_}: committed"
+        return NodeAction(ActionKind.COMMITTED, round_)
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self, *, poll_seconds: float = 2.0, timeout: float | None = None,
@@ -273,23 +292,32 @@ class TrainerNode:
         while not stop.is_set():
             action = self.step()
             if action != last:
-                self.log(action)
+                self.log(str(action))
                 last = action
-            if action == "finished":
+            if action.kind.final:
                 break
             if timeout is not None and time.monotonic() - started > timeout:
                 raise TrainerError(f"task {self.task_id} did not finish within {timeout:.0f}s (last: {action})")
-            if action.startswith(("waiting", "round")) and not action.endswith(("submitted", "committed")):
+            if action.kind.idle:
                 stop.wait(poll_seconds)
         return self.report()
 
     def report(self) -> TrainerReport:
         task = self.market.get_task(self.task_id)
         me = self.market.get_trainer(self.task_id, self.account.address)
-        by_phase = lambda *phases: sorted(r for r, rec in self.rounds.items() if rec.phase in phases)  # noqa: E731
+        by_stage = lambda *stages: sorted(r for r, rec in self.rounds.items() if rec.stage in stages)  # noqa: E731
         return TrainerReport(
             task_id=self.task_id, address=self.account.address, state=task.state.label(),
-            submitted_rounds=by_phase("submitted", "committed"), committed_rounds=by_phase("committed"),
-            missed_rounds=by_phase("missed"), points=me.points, strikes=me.strikes,
+            submitted_rounds=by_stage(RoundStage.SUBMITTED, RoundStage.COMMITTED),
+            committed_rounds=by_stage(RoundStage.COMMITTED), missed_rounds=by_stage(RoundStage.MISSED),
+            points=me.points, strikes=me.strikes,
             credit_wei=self.market.credit_of(self.account.address),
         )
+
+
+def _record_from_json(raw: dict[str, Any]) -> RoundRecord:
+    """A saved round; the unversioned layout named the stage ``phase``."""
+    fields = dict(raw)
+    stage = fields.pop("stage", None) or fields.pop("phase", RoundStage.PACKAGED.value)
+    fields.pop("phase", None)
+    return RoundRecord(**fields, stage=RoundStage(stage))

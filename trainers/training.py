@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from market.task_spec import ModelSection, TrainingSection
+from market.tracing import traced
 from trainers.data import Dataset, holdout_split
 from trainers.exceptions import DeviceUnavailable, ModelError, TrainerError
 from trainers.models import build_model, load_state, state_to_numpy, torch_dtype
@@ -199,6 +200,116 @@ def _progress_bar(enabled: bool, total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True)
 
 
+def _split_holdout(dataset: Dataset, holdout: Dataset | float, seed: int) -> tuple[Dataset, Dataset]:
+    """``(training set, hold-out set)``: ``holdout`` is a separate set or a fraction of ``dataset``."""
+    if isinstance(holdout, Dataset):
+        train_set, hold_set = dataset, holdout
+    else:
+        train_set, hold_set = holdout_split(dataset, float(holdout), seed)
+    if len(train_set) == 0:
+        raise TrainerError("no training samples left after the hold-out split")
+    return train_set, hold_set
+
+
+def _use_mixed_precision(device: torch.device, dtype: torch.dtype, requested: bool | None) -> bool:
+    """Mixed precision: on by default for CUDA with float32, refused anywhere else."""
+    amp = (device.type == "cuda" and dtype == torch.float32) if requested is None else bool(requested)
+    if amp and (device.type != "cuda" or dtype != torch.float32):
+        raise TrainerError("mixed precision is available only on CUDA with float32 models")
+    return amp
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work (so wall times measure it); nothing on other devices."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass(frozen=True)
+class _TrainingTensors:
+    """The training set as tensors, moved to the device once when it fits (``resident``)."""
+
+    X: torch.Tensor
+    y: torch.Tensor
+    device: torch.device
+    resident: bool
+    batch_size: int
+
+    @classmethod
+    def prepare(cls, train_set: Dataset, dtype: torch.dtype, device: torch.device, batch_size: int) -> _TrainingTensors:
+        X_all = torch.from_numpy(train_set.X).to(dtype)
+        y_all = torch.from_numpy(train_set.y)
+        resident = X_all.element_size() * X_all.numel() <= _RESIDENT_BYTES
+        if resident:
+            X_all, y_all = X_all.to(device), y_all.to(device)
+        return cls(X_all, y_all, device, resident, batch_size)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_batches(self) -> int:
+        return math.ceil(len(self) / self.batch_size)
+
+    def batches(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch's ``(x, y)`` batches on the device, in an order drawn from ``generator``."""
+        order = torch.randperm(len(self), generator=generator)
+        if self.resident:
+            order = order.to(self.device)
+        pin = self.device.type == "cuda" and not self.resident
+        batch = self.batch_size
+        for b in range(self.n_batches):
+            idx = order[b * batch:(b + 1) * batch]
+            x, y = self.X[idx], self.y[idx]
+            if not self.resident:
+                if pin:
+                    x, y = x.pin_memory(), y.pin_memory()
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            yield x, y
+
+
+def _train_epoch(model: nn.Module, data: _TrainingTensors, generator: torch.Generator,
+                 optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, *, amp: bool, bar: Any) -> float:
+    """One pass over ``data``; returns the mean training loss (sample-weighted)."""
+    loss_sum = torch.zeros((), dtype=torch.float64, device=data.device)
+    for x, y in data.batches(generator):
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=data.device.type, dtype=torch.float16, enabled=amp):
+            loss = nn.functional.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += loss.detach().double() * len(y)
+        if bar is not None:
+            bar.update(1)
+    return float(loss_sum) / len(data)
+
+
+def _run_epochs(model: nn.Module, data: _TrainingTensors, training: TrainingSection, *, epochs: int, amp: bool,
+                seed: int, progress: bool, on_epoch: Callable[[int, float], None] | None) -> tuple[list[float], float]:
+    """Train ``model`` in place for ``epochs``; returns ``(epoch losses, wall seconds)``."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = _optimizer(model, training)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    epoch_losses: list[float] = []
+    model.train()
+    _synchronize(data.device)
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        with _progress_bar(progress, data.n_batches, f"epoch {epoch}/{epochs}") as bar:
+            mean_loss = _train_epoch(model, data, generator, optimizer, scaler, amp=amp, bar=bar)
+            if bar is not None:
+                bar.set_postfix(loss=f"{mean_loss:.4f}")
+        if not math.isfinite(mean_loss):
+            raise TrainerError(f"training diverged in epoch {epoch} (loss {mean_loss}); lower the learning rate")
+        epoch_losses.append(mean_loss)
+        if on_epoch is not None:
+            on_epoch(epoch, mean_loss)
+    _synchronize(data.device)
+    return epoch_losses, time.perf_counter() - started
+
+
+@traced("training.train_local")
 def train_local(
     model_or_state: nn.Module | Mapping[str, Any],
     dataset: Dataset,
@@ -226,73 +337,18 @@ def train_local(
     epochs = training.local_epochs if epochs is None else int(epochs)
     if epochs < 0:
         raise TrainerError(f"epochs must be >= 0, got {epochs}")
-    if isinstance(holdout, Dataset):
-        train_set, hold_set = dataset, holdout
-    else:
-        train_set, hold_set = holdout_split(dataset, float(holdout), seed)
-    if len(train_set) == 0:
-        raise TrainerError("no training samples left after the hold-out split")
+    train_set, hold_set = _split_holdout(dataset, holdout, seed)
 
     model = _as_model(model_or_state, section, training.dtype)
     global_state = state_to_numpy(model)
     model = model.to(device)
     dtype = _model_dtype(model)
-    amp = (device.type == "cuda" and dtype == torch.float32) if mixed_precision is None else bool(mixed_precision)
-    if amp and (device.type != "cuda" or dtype != torch.float32):
-        raise TrainerError("mixed precision is available only on CUDA with float32 models")
+    amp = _use_mixed_precision(device, dtype, mixed_precision)
 
     loss_before, acc_before = evaluate(model, hold_set)
-
-    generator = torch.Generator().manual_seed(seed)
-    X_all = torch.from_numpy(train_set.X).to(dtype)
-    y_all = torch.from_numpy(train_set.y)
-    resident = X_all.element_size() * X_all.numel() <= _RESIDENT_BYTES
-    if resident:
-        X_all, y_all = X_all.to(device), y_all.to(device)
-    pin = device.type == "cuda" and not resident
-    optimizer = _optimizer(model, training)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    batch = training.batch_size
-    n_batches = math.ceil(len(train_set) / batch)
-    epoch_losses: list[float] = []
-    model.train()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    started = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(train_set), generator=generator)
-        if resident:
-            order = order.to(device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        with _progress_bar(progress, n_batches, f"epoch {epoch}/{epochs}") as bar:
-            for b in range(n_batches):
-                idx = order[b * batch:(b + 1) * batch]
-                x, y = X_all[idx], y_all[idx]
-                if not resident:
-                    if pin:
-                        x, y = x.pin_memory(), y.pin_memory()
-                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-                    loss = nn.functional.cross_entropy(model(x), y)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                loss_sum += loss.detach().double() * len(idx)
-                if bar is not None:
-                    bar.update(1)
-            mean_loss = float(loss_sum) / len(train_set)
-            if bar is not None:
-                bar.set_postfix(loss=f"{mean_loss:.4f}")
-        if not math.isfinite(mean_loss):
-            raise TrainerError(f"training diverged in epoch {epoch} (loss {mean_loss}); lower the learning rate")
-        epoch_losses.append(mean_loss)
-        if on_epoch is not None:
-            on_epoch(epoch, mean_loss)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - started
-
+    data = _TrainingTensors.prepare(train_set, dtype, device, training.batch_size)
+    epoch_losses, seconds = _run_epochs(model, data, training, epochs=epochs, amp=amp, seed=seed,
+                                        progress=progress, on_epoch=on_epoch)
     loss_after, acc_after = evaluate(model, hold_set)
     local_state = state_to_numpy(model)
     metrics = LocalMetrics(

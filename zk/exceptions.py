@@ -17,6 +17,7 @@ __all__ = [
     "RuleInputError",
     "SketchInputError",
     "TooManySlotsError",
+    "TranscriptError",
     "UnsatisfiableWitnessError",
     "VerifierBuildError",
     "WitnessInputError",
@@ -80,3 +81,8 @@ class UnsatisfiableWitnessError(ProverError):
 class RuleInputError(ZkError, MarketValueError):
     """An input of the paid rule (:mod:`zk.protocol.rule`) is not acceptable: slot counts that
     differ, a sketch value that is not an integer or out of range, τ out of range."""
+
+
+class TranscriptError(ZkError, MarketValueError):
+    """Bytes are not a round transcript this code reads: too large, not JSON, another format or
+    version, or a field that is missing or of the wrong type."""

@@ -5,8 +5,8 @@ which key it proves with. So, for a zk-verified task, this module:
 
 1. reads the task's ``RoundVerifier`` adapter (its Groth16 verifier's address, N, K and τ);
 2. finds the verification key *that verifier was generated from*: each candidate key document
-   (the transcript's, the committed ``zk/keys/round-<N>x<K>.vk.json``, the local development
-   key cache, a file the auditor names) is turned into its verifier source with the same
+   (the one the aggregator's transcript names, the committed ``zk/keys/round-<N>x<K>.vk.json``,
+   the local development key cache, a file the auditor names) is turned into its verifier source with the same
    generator, compiled with the project's solc and settings (or taken from ``contracts/build``
    when it is the committed one), and its runtime bytecode compared, byte for byte, with the
    code at the verifier's address;
@@ -93,18 +93,19 @@ def _runtime_code(document: dict, shape: RoundShape, cache: Path | str | None) -
     return compiled_verifier(shape, source, cache=cache)["deployedBytecode"].removeprefix("0x").lower()
 
 
-def candidate_key_documents(shape: RoundShape, *, transcript: dict | None = None,
+def candidate_key_documents(shape: RoundShape, *, transcript_key: dict | None = None,
                             extra: Iterable[dict | str | Path] = (),
                             cache: Path | str | None = None) -> list[tuple[str, dict]]:
     """Key documents (``vk_document`` shape) that may be the one behind a verifier of
-    ``shape``, each with where it came from: files the auditor names first, then the
-    transcript's, the committed key, the local development key."""
+    ``shape``, each with where it came from: files the auditor names first, then the one the
+    transcript names (``transcript_key``, its ``verifier`` field), the committed key, the local
+    development key."""
     found: list[tuple[str, dict]] = []
     for item in extra:
         doc = item if isinstance(item, dict) else json.loads(Path(item).read_text())
         found.append((f"file {item}" if not isinstance(item, dict) else "given key", doc))
-    if transcript is not None and isinstance(transcript.get("verifier"), dict):
-        found.append(("the aggregator's transcript", transcript["verifier"]))
+    if isinstance(transcript_key, dict):
+        found.append(("the aggregator's transcript", transcript_key))
     committed = committed_vk(shape)
     if committed is not None:
         found.append((f"committed zk/keys/round-{shape.name}.vk.json", committed))
@@ -152,9 +153,11 @@ def published_proof(market: Any, tx_hash: str) -> bytes:
     return bytes(args["proof"])
 
 
-def check_published_proof(market: Any, task_id: int, round_: int, *, transcript: dict | None = None,
+def check_published_proof(market: Any, task_id: int, round_: int, *, transcript_key: dict | None = None,
                           keys: Iterable[dict | str | Path] = (), cache: Path | str | None = None) -> ProofCheck:
     """Verify round ``round_`` of a zk task again with py_ecc, from chain data (see the module).
+    ``transcript_key``: the key document the round's transcript names
+    (:attr:`zk.protocol.transcript.RoundTranscript.verifier`), a candidate like any other;
     ``cache``: the key cache root (local development keys, compiled verifiers)."""
     task = market.get_task(task_id)
     if task.trusted_aggregator:
@@ -163,7 +166,7 @@ def check_published_proof(market: Any, task_id: int, round_: int, *, transcript:
         verifier = read_round_verifier(market.web3, task.config.verifier)
     except NotARoundVerifierError as exc:
         return ProofCheck(False, str(exc))
-    candidates = candidate_key_documents(verifier.shape, transcript=transcript, extra=keys, cache=cache)
+    candidates = candidate_key_documents(verifier.shape, transcript_key=transcript_key, extra=keys, cache=cache)
     match = matching_key_document(market.web3, verifier, candidates, cache=cache)
     if match is None:
         return ProofCheck(False, f"no known key generates the verifier at {verifier.groth16_verifier} "

@@ -1,7 +1,7 @@
 """Prove a round: witness from the aggregator's own values, Groth16 proof with groth16py.
 
-The witness is built from what the aggregator already computed: its
-:class:`~aggregator.detectors.provable.ProvableRoundResult` (median, median distance, flags,
+The witness is built from what the aggregator already computed: the rule's
+:class:`~zk.protocol.rule.ProvableRoundResult` (median, median distance, flags,
 g, remainders, scores) and the sketches and salts of the accepted submissions (from intake).
 Nothing recomputes the rule here; the prover only checks that the pieces fit together (each
 sketch opens its stored commitment, the published values are the rule's) and lets the circuit
@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zk.protocol.commitment import aggregate_commitment
+from market.tracing import traced
 from zk.exceptions import UnsatisfiableWitnessError, WitnessInputError
 from zk.keys import RoundKeys, development_keys, groth16py_module
-from zk.round_circuit import ProvableResult, RoundShape, witness_input
+from zk.protocol.commitment import aggregate_commitment
+from zk.protocol.rule import ProvableRoundResult
+from zk.round_circuit import RoundShape, witness_input
 
 __all__ = ["RoundProof", "RoundProver", "make_round_prover", "prove_round", "prove_witness"]
 
@@ -62,7 +64,7 @@ def prove_witness(keys: RoundKeys, inputs: dict[str, Any], public: Sequence[int]
 
 def prove_round(
     keys: RoundKeys,
-    result: ProvableResult,
+    result: ProvableRoundResult,
     *,
     commitments: Sequence[int],
     rejections: Sequence[bool],
@@ -97,6 +99,7 @@ class RoundProver:
 
         return vk_document(self.keys)
 
+    @traced("prover.prove_round")
     def __call__(self, task_id: int, round_: int, outcome: Any, stored_commitments: Sequence[int], seed: int,
                  intakes: Sequence[Any | None]) -> bytes:
         """Prove one round: ``outcome`` a RoundOutcome, ``intakes`` the IntakeResult (or None)

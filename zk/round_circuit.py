@@ -1,7 +1,7 @@
 """The round circuit's shape, its public-input layout and the witness input it takes.
 
 ``zk/circuits/round.circom`` checks the provable rule of
-:mod:`aggregator.detectors.provable` over N trainer slots with sketches of K values
+:mod:`zk.protocol.rule` over N trainer slots with sketches of K values
 (``zk/README.md``, "The round circuit"). This module is the one Python description of its
 interface, mirrored by ``contracts/zk/RoundVerifier.sol``:
 
@@ -23,11 +23,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from zk.protocol.commitment import aggregate_commitment, sketch_commitment
 from zk.exceptions import CircuitShapeError, TooManySlotsError, WitnessInputError
+from zk.protocol.commitment import aggregate_commitment, sketch_commitment
 from zk.protocol.field import FIELD_MODULUS, to_field
+from zk.protocol.params import MAX_SLOTS
+from zk.protocol.rule import MAX_TAU_PART, ProvableRoundResult
+from zk.protocol.sketch import SketchParams
 
 __all__ = [
     "CIRCUITS_DIR",
@@ -35,7 +38,6 @@ __all__ = [
     "SCORE_BITS",
     "TAU_BITS",
     "VALUE_BOUND",
-    "ProvableResult",
     "RoundShape",
     "circuit_sources",
     "pack_marks",
@@ -45,32 +47,17 @@ __all__ = [
 ]
 
 CIRCUITS_DIR = Path(__file__).resolve().parent / "circuits"
-#: Every sketch value the circuit accepts: ``|s| ≤ 2^40 - 1`` (``SketchParams().clip``).
-VALUE_BOUND = (1 << 40) - 1
+#: Every sketch value the circuit accepts: ``|s| ≤ 2^40 - 1``, the sketches' clip B
+#: (:class:`zk.protocol.sketch.SketchParams`).
+VALUE_BOUND = SketchParams().clip
 #: Width of one packed score: two scores per public input, each below 2^126.
 SCORE_BITS = 126
-#: tau_num and tau_den are below 2^32 (``aggregator.detectors.provable.MAX_TAU_PART``).
-TAU_BITS = 32
-#: The most slots a circuit (and the adapter) supports: the Marketplace's MAX_TRAINERS.
-MAX_SLOTS = 64
+#: tau_num and tau_den are below 2^32 (:data:`zk.protocol.rule.MAX_TAU_PART`).
+TAU_BITS = MAX_TAU_PART.bit_length() - 1
 #: The largest sketch length for which every score fits its 126-bit slot.
 MAX_K = 1 << 40
 
 _SOURCES = ("round.circom", "commitment.circom")
-
-
-class ProvableResult(Protocol):
-    """What the prover reads from :class:`aggregator.detectors.provable.ProvableRoundResult`."""
-
-    tau_num: int
-    tau_den: int
-    active: Sequence[bool]
-    median: Sequence[int]
-    median_distance: int
-    flags: Sequence[bool]
-    aggregate: Sequence[int]
-    remainders: Sequence[int]
-    scores: Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -187,41 +174,48 @@ def _mask(bits: Sequence[bool]) -> int:
     return sum(1 << i for i, b in enumerate(bits) if b)
 
 
-def witness_input(
-    shape: RoundShape,
-    result: ProvableResult,
-    *,
-    commitments: Sequence[int],
-    rejections: Sequence[bool],
-    sketches: Sequence[Sequence[int] | None],
-    salts: Sequence[int | None],
-) -> tuple[dict[str, Any], list[int]]:
-    """The circuit's input (public and private) and the public input vector for one round.
-
-    ``result`` is the aggregator's :class:`~aggregator.detectors.provable.ProvableRoundResult`
-    for these slots; ``commitments`` the ones stored on chain (0 for none); ``rejections``
-    the published rejection marks; ``sketches``/``salts`` per slot, needed for the slots in A
-    (``result.active``) and ignored elsewhere. Raises :class:`TooManySlotsError` past N and
-    :class:`WitnessInputError` when the pieces do not fit together (an active slot whose
-    sketch and salt do not open its stored commitment, an active slot without a commitment,
-    a present slot that is neither active nor rejected, a wrong length or a value out of
-    range). Whether the values follow the rule is the circuit's to check.
-    """
-    n, N, K = len(commitments), shape.n, shape.k
+def _check_lengths(shape: RoundShape, result: ProvableRoundResult, n: int, per_slot: dict[str, Sequence[Any]]) -> None:
+    """Every per-slot sequence has ``n`` entries, every per-value one the circuit's K."""
+    N, K = shape.n, shape.k
     if n > N:
         raise TooManySlotsError(f"the round has {n} trainer slots but the circuit holds N = {N}: "
                                 f"build a larger circuit (RoundShape(n={n}, k={K}) or more)")
     for name, seq in (("active marks", result.active), ("flags", result.flags), ("scores", result.scores),
-                      ("rejections", rejections), ("sketches", sketches), ("salts", salts)):
+                      *per_slot.items()):
         if len(seq) != n:
             raise WitnessInputError(f"{n} commitments but {len(seq)} {name}")
     for name, seq in (("median", result.median), ("aggregate", result.aggregate), ("remainders", result.remainders)):
         if len(seq) != K:
             raise WitnessInputError(f"the result's {name} has {len(seq)} values, the circuit K = {K}")
 
+
+def _slot_opening(i: int, k: int, commitment: int, sketch: Sequence[int] | None, salt: int | None) -> tuple[list[int], int]:
+    """An active slot's sketch (as field elements) and salt, once they open its ``commitment``."""
+    if sketch is None or salt is None:
+        raise WitnessInputError(f"slot {i} is in A but its sketch or salt is missing")
+    values = [int(v) for v in sketch]
+    if len(values) != k:
+        raise WitnessInputError(f"slot {i}: the sketch has {len(values)} values, the circuit K = {k}")
+    if any(abs(v) > VALUE_BOUND for v in values):
+        raise WitnessInputError(f"slot {i}: a sketch value is outside ±(2^40 - 1)")
+    if sketch_commitment(values, int(salt)) != commitment:
+        raise WitnessInputError(f"slot {i}: the sketch and salt do not open the stored commitment")
+    return [to_field(v) for v in values], int(salt)
+
+
+def _private_openings(
+    shape: RoundShape,
+    result: ProvableRoundResult,
+    commitments: Sequence[int],
+    rejections: Sequence[bool],
+    sketches: Sequence[Sequence[int] | None],
+    salts: Sequence[int | None],
+) -> tuple[list[list[int]], list[int]]:
+    """The ``sketch`` rows and ``salt`` entries of the slots (zeros outside A), padded to N."""
+    K = shape.k
     sketch_rows: list[list[int]] = []
     salt_row: list[int] = []
-    for i in range(n):
+    for i in range(len(commitments)):
         present = int(commitments[i]) != 0
         active = bool(result.active[i])
         if active != (present and not rejections[i]):
@@ -232,32 +226,49 @@ def witness_input(
             sketch_rows.append([0] * K)
             salt_row.append(0)
             continue
-        sketch, salt = sketches[i], salts[i]
-        if sketch is None or salt is None:
-            raise WitnessInputError(f"slot {i} is in A but its sketch or salt is missing")
-        values = [int(v) for v in sketch]
-        if len(values) != K:
-            raise WitnessInputError(f"slot {i}: the sketch has {len(values)} values, the circuit K = {K}")
-        if any(abs(v) > VALUE_BOUND for v in values):
-            raise WitnessInputError(f"slot {i}: a sketch value is outside ±(2^40 - 1)")
-        if sketch_commitment(values, int(salt)) != int(commitments[i]):
-            raise WitnessInputError(f"slot {i}: the sketch and salt do not open the stored commitment")
-        sketch_rows.append([to_field(v) for v in values])
-        salt_row.append(int(salt))
+        row, salt = _slot_opening(i, K, int(commitments[i]), sketches[i], salts[i])
+        sketch_rows.append(row)
+        salt_row.append(salt)
+    pad = shape.n - len(commitments)
+    return sketch_rows + [[0] * K] * pad, salt_row + [0] * pad
 
-    pad = N - n
-    flags, rejected = _mask(result.flags), _mask(rejections)
+
+def witness_input(
+    shape: RoundShape,
+    result: ProvableRoundResult,
+    *,
+    commitments: Sequence[int],
+    rejections: Sequence[bool],
+    sketches: Sequence[Sequence[int] | None],
+    salts: Sequence[int | None],
+) -> tuple[dict[str, Any], list[int]]:
+    """The circuit's input (public and private) and the public input vector for one round.
+
+    ``result`` is the aggregator's :class:`~zk.protocol.rule.ProvableRoundResult` for these
+    slots; ``commitments`` the ones stored on chain (0 for none); ``rejections`` the
+    published rejection marks; ``sketches``/``salts`` per slot, needed for the slots in A
+    (``result.active``) and ignored elsewhere. Raises :class:`TooManySlotsError` past N and
+    :class:`WitnessInputError` when the pieces do not fit together (an active slot whose
+    sketch and salt do not open its stored commitment, an active slot without a commitment,
+    a present slot that is neither active nor rejected, a wrong length or a value out of
+    range). Whether the values follow the rule is the circuit's to check.
+    """
+    _check_lengths(shape, result, len(commitments),
+                   {"rejections": rejections, "sketches": sketches, "salts": salts})
+    sketch_rows, salt_row = _private_openings(shape, result, commitments, rejections, sketches, salts)
+    N = shape.n
     public = public_inputs(
-        shape, commitments=list(commitments), flags=flags, rejections=rejected, tau_num=result.tau_num,
-        tau_den=result.tau_den, scores=list(result.scores), aggregate_commitment=aggregate_commitment(result.aggregate),
+        shape, commitments=list(commitments), flags=_mask(result.flags), rejections=_mask(rejections),
+        tau_num=result.tau_num, tau_den=result.tau_den, scores=list(result.scores),
+        aggregate_commitment=aggregate_commitment(result.aggregate),
     )
     inputs: dict[str, Any] = {
         "commitments": public[:N],
         "marks": public[N],
         "packedScores": public[N + 1:N + 1 + shape.packed_scores],
         "aggregateCommitment": public[-1],
-        "sketch": sketch_rows + [[0] * K] * pad,
-        "salt": salt_row + [0] * pad,
+        "sketch": sketch_rows,
+        "salt": salt_row,
         "median": [to_field(int(v)) for v in result.median],
         # hints enter as signed values mapped to the field; the circuit range-checks each one
         "medianDistance": to_field(int(result.median_distance)),

@@ -115,6 +115,7 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     from market.keystore import read_password
     from market.storage import open_storage
     from trainers.data import load_dataset
+    from trainers.models import initial_state
 
     account = ctx.signer(sender, password_file)
     password = read_password(password_file=password_file)
@@ -133,7 +134,7 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     node = AggregatorNode(
         market=ctx.marketplace, storage=open_storage(ctx.config), account=account, encryption_key=key,
         task_id=task_id, state_dir=state_dir or ctx.config.home / "aggregator", evaluate_factory=factory,
-        prover=prover, log=lambda m: console.print(m), memory_budget=memory_mib << 20,
+        prover=prover, log=lambda m: console.print(m), memory_budget=memory_mib << 20, initial_state=initial_state,
     )
     outcome = node.run(poll_seconds=poll)
     console.print(f"task {task_id}: {outcome}")

@@ -119,6 +119,57 @@ class MudHogResult:
     cluster_cosine: float
 
 
+def _flag_sign_flips(lh: npt.NDArray[np.float64], labels: list[str], threshold: float) -> npt.NDArray[np.float64]:
+    """Step 1: label ``SIGN_FLIP`` where the long history points against the median long
+    history (cosine below ``threshold``); returns the cosines."""
+    med_long = np.median(lh, axis=0)
+    cos_long = np.array([cosine(lh[i], med_long) for i in range(len(labels))])
+    for i in range(len(labels)):
+        if cos_long[i] < threshold:
+            labels[i] = SIGN_FLIP
+    return cos_long
+
+
+def _flag_noise(sh: npt.NDArray[np.float64], labels: list[str], noise_ratio: float) -> tuple[npt.NDArray[np.float64], float]:
+    """Step 2: ``e_i`` = distance of the short history to the median short history of the
+    rows still ``OK``; label ``NOISE`` where ``e_i > noise_ratio · ē``. Returns ``(e, ē)``."""
+    n = len(labels)
+    rest = [i for i in range(n) if labels[i] == OK]
+    e = np.full(n, np.nan)
+    e_med = float("nan")
+    if rest:
+        med_short = np.median(sh[rest], axis=0)
+        for i in rest:
+            e[i] = float(np.linalg.norm(sh[i] - med_short))
+        e_med = float(np.median(e[rest]))
+        if e_med > 0:
+            for i in rest:
+                if e[i] > noise_ratio * e_med:
+                    labels[i] = NOISE
+    return e, e_med
+
+
+def _flag_label_flips(lh: npt.NDArray[np.float64], labels: list[str], threshold: float) -> float:
+    """Step 3: split the ``OK`` rows' long-history directions in two; a strict minority whose
+    centroid cosine to the other is below ``threshold`` is ``LABEL_FLIP``. Returns that
+    cosine (NaN when not run)."""
+    rest = [i for i in range(len(labels)) if labels[i] == OK]
+    cluster_cos = float("nan")
+    if len(rest) < 3:
+        return cluster_cos
+    assign = spherical_two_means(lh[rest])
+    sizes = np.bincount(assign, minlength=2)
+    if sizes.min() > 0:
+        units = _unit_rows(lh[rest])
+        cluster_cos = cosine(units[assign == 0].mean(axis=0), units[assign == 1].mean(axis=0))
+        small = int(np.argmin(sizes))
+        if 2 * sizes[small] < len(rest) and cluster_cos < threshold:
+            for row, i in enumerate(rest):
+                if assign[row] == small:
+                    labels[i] = LABEL_FLIP
+    return cluster_cos
+
+
 def classify_histories(
     long: npt.ArrayLike,
     short: npt.ArrayLike,
@@ -140,43 +191,9 @@ def classify_histories(
     labels = [OK] * n
     if n == 0:
         return MudHogResult((), (), (), float("nan"), float("nan"))
-
-    # 1. sign flip: against the median long history
-    med_long = np.median(lh, axis=0)
-    cos_long = np.array([cosine(lh[i], med_long) for i in range(n)])
-    for i in range(n):
-        if cos_long[i] < sign_flip_cosine:
-            labels[i] = SIGN_FLIP
-
-    # 2. noise: distance of the short history to the median short history
-    rest = [i for i in range(n) if labels[i] == OK]
-    e = np.full(n, np.nan)
-    e_med = float("nan")
-    if rest:
-        med_short = np.median(sh[rest], axis=0)
-        for i in rest:
-            e[i] = float(np.linalg.norm(sh[i] - med_short))
-        e_med = float(np.median(e[rest]))
-        if e_med > 0:
-            for i in rest:
-                if e[i] > noise_ratio * e_med:
-                    labels[i] = NOISE
-
-    # 3. label flip: a minority pulling consistently in another direction
-    rest = [i for i in range(n) if labels[i] == OK]
-    cluster_cos = float("nan")
-    if len(rest) >= 3:
-        assign = spherical_two_means(lh[rest])
-        sizes = np.bincount(assign, minlength=2)
-        if sizes.min() > 0:
-            units = _unit_rows(lh[rest])
-            cluster_cos = cosine(units[assign == 0].mean(axis=0), units[assign == 1].mean(axis=0))
-            small = int(np.argmin(sizes))
-            if 2 * sizes[small] < len(rest) and cluster_cos < label_flip_cosine:
-                for row, i in enumerate(rest):
-                    if assign[row] == small:
-                        labels[i] = LABEL_FLIP
-
+    cos_long = _flag_sign_flips(lh, labels, sign_flip_cosine)
+    e, e_med = _flag_noise(sh, labels, noise_ratio)
+    cluster_cos = _flag_label_flips(lh, labels, label_flip_cosine)
     # 4. unreliable: honest-looking, but far from the crowd
     if e_med > 0:
         for i in range(n):

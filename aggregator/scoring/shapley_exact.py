@@ -23,7 +23,9 @@ from aggregator.scoring.utility import check_players, memoise
 
 __all__ = ["MAX_EXACT_PLAYERS", "exact_shapley", "shapley_weights"]
 
-#: Exact Shapley refuses more players than this (2^16 utility evaluations).
+#: Exact Shapley refuses more players than this (2^16 utility evaluations): the algorithm's hard
+#: stop. The round pipeline stops earlier, at
+#: :data:`aggregator.round_pipeline.SERVICE_EXACT_PLAYERS`.
 MAX_EXACT_PLAYERS = 16
 
 

@@ -149,14 +149,14 @@ def start_ganache(*, port: int | None = None, log_path: Path | None = None, time
 
 
 def _spawn(args: list[str], port: int, kind: str, log_path: Path | None, detach: bool, timeout: float) -> LocalNode:
+    log = None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
-    else:
-        out = subprocess.DEVNULL
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
+    out = subprocess.DEVNULL if log is None else log
     process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach)
-    if log_path is not None:
-        out.close()
+    if log is not None:
+        log.close()
     return _wait_ready(LocalNode(process=process, port=port, kind=kind, log_path=log_path), timeout)
 
 

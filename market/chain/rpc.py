@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from market.chain.base import ChainBackend
 from market.exceptions import ChainConnectionError, ChainError
@@ -40,8 +41,8 @@ class RpcChain(ChainBackend):
 
     def increase_time(self, seconds: int) -> None:
         try:
-            self._web3.provider.make_request("evm_increaseTime", [int(seconds)])
-            self._web3.provider.make_request("evm_mine", [])
+            self._web3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(seconds)])
+            self._web3.provider.make_request(RPCEndpoint("evm_mine"), [])
         except Exception as exc:
             raise ChainError(f"{self.url} does not let the clock be moved (evm_increaseTime): {exc}") from exc
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from market.cli.context import CliContext
+from market.cli.hints import cli_message
 from market.config import MarketConfig
 from market.exceptions import MarketError
 
@@ -26,14 +27,15 @@ COMMAND_GROUP = "market.commands"
 
 
 class MarketGroup(click.Group):
-    """Turns every :class:`MarketError` into one line on stderr and its exit code."""
+    """Turns every :class:`MarketError` into one line on stderr (a revert with the CLI's hint,
+    :func:`~market.cli.hints.cli_message`) and its exit code."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except MarketError as exc:
-            err = click.ClickException(str(exc))
-            err.exit_code = exc.exit_code
+            err = click.ClickException(cli_message(exc))
+            err.exit_code = exc.exit_code  # type: ignore[misc]  # a ClassVar to mypy; click reads the instance's
             raise err from None
 
 

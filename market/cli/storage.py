@@ -10,7 +10,7 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 from rich.console import Console
@@ -68,13 +68,13 @@ def cli(ctx: click.Context, backend: str | None, ipfs_api: str | None) -> None:
     config = _config(ctx)
     if ipfs_api and backend is None:
         backend = "kubo"
-    changes = {key: value for key, value in (("storage", backend), ("ipfs_api", ipfs_api)) if value}
+    changes: dict[str, Any] = {key: value for key, value in (("storage", backend), ("ipfs_api", ipfs_api)) if value}
     storage = open_storage(dataclasses.replace(config, **changes))
     ctx.call_on_close(storage.close)
     ctx.obj = storage
 
 
-pass_storage = click.make_pass_decorator(Storage)
+pass_storage = click.make_pass_decorator(Storage)  # type: ignore[type-abstract]  # click only isinstance-checks it
 
 
 @cli.command("put")

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from market.cli.context import CliContext, console, pass_ctx, report
 from market.cli.options import from_option, password_file_option
-from market.reverts import ether, when
 from market.types import mask_to_bits
+from market.units import ether, when
 
 
 @click.group("task")
@@ -67,13 +67,13 @@ def show(ctx: CliContext, task_id: int) -> None:
         for col in ("round", "submitted", "sketches", "seed", "flags", "rejections", "model", "proof"):
             table.add_column(col)
         for r in range(min(t.current_round + 1, c.rounds)):
-            info = market.get_round(task_id, r)
+            ri = market.get_round(task_id, r)
             marks = lambda m: "".join("x" if b else "." for b in mask_to_bits(m, len(trainers)))  # noqa: E731
             table.add_row(
-                str(r), str(info.submissions), str(info.sketches), f"{info.seed:#x}"[:12] if info.closed else "-",
-                marks(info.flags) if info.published else "-", marks(info.rejections) if info.published else "-",
-                info.global_model_cid or "-",
-                ("verified" if info.proof_verified else "trusted") if info.published else "-",
+                str(r), str(ri.submissions), str(ri.sketches), f"{ri.seed:#x}"[:12] if ri.closed else "-",
+                marks(ri.flags) if ri.published else "-", marks(ri.rejections) if ri.published else "-",
+                ri.global_model_cid or "-",
+                ("verified" if ri.proof_verified else "trusted") if ri.published else "-",
             )
         console.print(table)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import click
+from eth_typing import ChecksumAddress
 from rich.table import Table
 
 from market.cli.context import CliContext, console, pass_ctx, prompt_password, report
@@ -12,7 +14,7 @@ from market.cli.options import AMOUNT, from_option, password_file_option
 from market.exceptions import MarketValueError
 from market.keystore import read_password
 from market.marketplace import send_transaction
-from market.reverts import ether
+from market.units import ether
 
 
 @click.group("wallet")
@@ -78,7 +80,7 @@ def _address(ctx: CliContext, who: str) -> str:
 def balance(ctx: CliContext, who: str) -> None:
     """Ether balance of a wallet (name, address or dev:N), and its withdrawable market credit."""
     address = _address(ctx, who)
-    wei = ctx.chain.web3.eth.get_balance(address)
+    wei = ctx.chain.web3.eth.get_balance(cast(ChecksumAddress, address))  # web3 checks it
     line = f"{address}: {ether(wei)} ({wei} wei)"
     try:
         credit = ctx.marketplace.credit_of(address)

@@ -8,7 +8,7 @@ import click
 
 from market.cli.context import CliContext, pass_ctx, report
 from market.cli.options import from_option, password_file_option
-from market.reverts import ether
+from market.units import ether
 
 
 @click.command("withdraw")

@@ -19,6 +19,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
+from market.tracing import traced
+
 READ_SIZE = 1 << 20
 """Bytes read from a file at a time by the file helpers."""
 
@@ -77,10 +79,12 @@ class Storage(ABC):
         """Release connections or files held by the backend."""
 
     # --- helpers built on the primitives -------------------------------------------------
+    @traced("storage.put")
     def put(self, data: bytes) -> str:
         """Store ``data`` and return its CID."""
         return self.put_stream([data])
 
+    @traced("storage.get")
     def get(self, cid: str) -> bytes:
         """The content of ``cid``, checked against the CID."""
         buffer = BytesIO()

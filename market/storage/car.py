@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import dag_cbor
 from multiformats import CID, varint
@@ -97,7 +97,7 @@ class CarReader:
         roots = header.get("roots")
         if not isinstance(roots, list) or not all(isinstance(root, CID) for root in roots):
             raise CarFormatError("CAR header: 'roots' is not a list of CIDs")
-        return roots
+        return cast("list[CID]", roots)
 
     def _split_cid(self, section: bytes) -> tuple[CID, bytes]:
         try:

@@ -37,6 +37,7 @@ from market.storage.unixfs import (
     parse_cid,
     verify_block,
 )
+from market.tracing import traced
 
 _PINS = ".pins"
 
@@ -129,6 +130,7 @@ class EmbeddedStorage(Storage):
             return b""
         return self.get_block(cid)
 
+    @traced("storage.pin")
     def pin(self, cid: str) -> None:
         """Mark ``cid`` as pinned after checking that its whole DAG is present."""
         root = parse_cid(cid)

@@ -36,6 +36,7 @@ from market.storage.car import CarReader, encode_header, encode_section, write_c
 from market.storage.embedded import EmbeddedStorage
 from market.storage.exceptions import BlockCorrupted, NodeApiError, NotFound, StorageError, StorageUnavailable
 from market.storage.unixfs import CHUNK_SIZE, DAG_PB, FileDagBuilder, cid_to_str, decode_dag_pb, parse_cid
+from market.tracing import traced
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -250,6 +251,7 @@ class KuboStorage(Storage):
         params = {"arg": cid_to_str(root), "timeout": f"{self.fetch_timeout:g}s"}
         self._call("dag/export", params, read, may_retry=may_retry)
 
+    @traced("storage.pin")
     def pin(self, cid: str) -> None:
         """``pin/add`` the DAG (recursive)."""
         root = cid_to_str(parse_cid(cid))

@@ -180,7 +180,8 @@ def decode_dag_pb(block: bytes) -> PBNode:
 
 def _decode_link(message: bytes) -> PBLink:
     cid: CID | None = None
-    name, tsize = "", None
+    name = ""
+    tsize: int | None = None
     for number, wire_type, value in _read_fields(message):
         if number == 1 and wire_type == 2:
             try:

@@ -21,6 +21,7 @@ from trainers.data import digits_train_test
 from trainers.models import build_model, model_to_bytes
 from trainers.node import TrainerNode
 from trainers.partition import partition_iid
+from zk.protocol.actions import NodeAction
 
 torch.set_num_threads(1)
 
@@ -45,12 +46,14 @@ class SmallTask:
                               encryption_key=self.key, task_id=self.task_id, state_dir=self.state_dir,
                               evaluate_factory=lambda s: make_evaluator(s, self.validation), **kw)
 
-    def trainers_step(self, slots=None) -> list[str]:
+    def trainers_step(self, slots=None) -> list[NodeAction]:
         return [n.step() for i, n in enumerate(self.nodes) if slots is None or i in slots]
 
 
 def make_small_task(tmp_path: Path, *, n: int = 4, rounds: int = 2, attacks: dict[int, str] | None = None,
-                    strikes: int = 1, stake: int = 10**16) -> SmallTask:
+                    strikes: int = 1, stake: int = 10**16, initial_model: bool = True) -> SmallTask:
+    """``initial_model=False``: the spec names no initial model CID (round 0 starts from the
+    seed-built model, which the aggregator must be given a way to build)."""
     chain = EmbeddedChain(accounts=n + 2)
     accounts = chain.dev_accounts()
     owner, agg, trainers = accounts[0], accounts[1], accounts[2 : 2 + n]
@@ -58,7 +61,8 @@ def make_small_task(tmp_path: Path, *, n: int = 4, rounds: int = 2, attacks: dic
     storage = EmbeddedStorage(tmp_path / "blocks")
     spec = TaskSpec.example_digits(epochs=2)
     spec = spec.model_copy(update={"training": spec.training.model_copy(update={"learning_rate": 0.3, "batch_size": 16})})
-    spec = spec.with_initial_model(storage.put(model_to_bytes(build_model(spec.model))))
+    if initial_model:
+        spec = spec.with_initial_model(storage.put(model_to_bytes(build_model(spec.model))))
     key = generate_private_key()
     config = TaskConfig(spec_cid=storage.put(spec.to_json()), aggregator=agg.address,
                         aggregator_key=public_key_bytes(key), join_deadline=chain.timestamp() + 600, stake_wei=stake,

@@ -17,6 +17,7 @@ from market.encryption import (
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
 from tests.aggregator.conftest import make_small_task
 from trainers.models import param_spec
+from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.commitment import random_salt
 
 
@@ -78,7 +79,7 @@ def test_bad_submission_is_rejected_with_its_reason_and_audited(tmp_path, reason
     task.market.commit_sketch(task.trainers[3], task.task_id, 0, commitment)
 
     # Execute
-    assert agg.step() == "round 0: published"
+    assert agg.step() == NodeAction(ActionKind.PUBLISHED, 0)
 
     # Assert: rejected with the reason, scored 0, a strike; evidence revealed unless digest was wrong
     outcome = agg.rounds[0]
@@ -104,9 +105,9 @@ def test_submitter_without_commitment_is_rejected_after_the_sketch_deadline(tmp_
     agg.step()
     task.trainers_step(slots={0, 1, 2})  # slot 3 never commits
 
-    assert agg.step().startswith("round 0: waiting for sketches (3/4)")
+    assert agg.step() == NodeAction(ActionKind.WAITING, 0, "sketches (3/4)")
     task.chain.increase_time(301)
-    assert agg.step() == "round 0: published"
+    assert agg.step() == NodeAction(ActionKind.PUBLISHED, 0)
 
     assert agg.rounds[0].intakes[3].reason == "no-sketch-commitment"
     assert agg.rounds[0].publication.rejections == [False, False, False, True]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zk.protocol.rule import provable_round
 from aggregator.exceptions import AggregatorValueError
 from aggregator.scoring import (
     SCORERS,
@@ -22,6 +21,7 @@ from aggregator.scoring import (
     score,
     tmc_shapley,
 )
+from zk.protocol.rule import provable_round
 
 # A 3-player game: U(∅)=0, U(0)=10, U(1)=20, U(2)=30, U(01)=40, U(02)=50, U(12)=60, U(012)=90.
 HAND_GAME = {

@@ -10,13 +10,14 @@ import pytest
 from aggregator.audit import audit_task
 from market.exceptions import ChainError
 from tests.aggregator.conftest import make_small_task
+from zk.protocol.actions import ActionKind, NodeAction
 
 
 def _run_round(task, agg) -> None:
     task.trainers_step()                     # train and submit
-    assert agg.step().endswith("closed")     # everyone submitted: close early
+    assert agg.step().kind is ActionKind.CLOSED     # everyone submitted: close early
     task.trainers_step()                     # sketches
-    assert agg.step().endswith("published")
+    assert agg.step().kind is ActionKind.PUBLISHED
 
 
 def test_service_runs_rounds_finalizes_and_audit_reproduces(tmp_path):
@@ -26,7 +27,7 @@ def test_service_runs_rounds_finalizes_and_audit_reproduces(tmp_path):
     # Execute
     for _ in range(2):
         _run_round(task, agg)
-    assert agg.step() == "finalized"
+    assert agg.step() == NodeAction(ActionKind.FINALIZED)
 
     # Assert: the noisy trainer is flagged both rounds and earns nothing; the audit reproduces
     m = task.market
@@ -56,19 +57,19 @@ def test_aggregator_killed_before_publishing_restarts_with_the_same_publication(
     monkeypatch.setattr(task.market, "publish_round", crash)
     with pytest.raises(ChainError):
         first.step()
-    saved = dict(first.state["rounds"]["0"])
+    saved = first.state.rounds[0]
     monkeypatch.undo()
     second = task.aggregator()
-    assert second.step() == "round 0: published"
-    assert second.step() == "finalized"
+    assert second.step() == NodeAction(ActionKind.PUBLISHED, 0)
+    assert second.step() == NodeAction(ActionKind.FINALIZED)
 
     # Assert: exactly one publication, with what the first run had saved
     published = task.market.events("RoundPublished", taskId=task.task_id)
     assert len(published) == 1
     args = published[0]["args"]
-    assert args["globalModelCid"] == saved["model_cid"]
-    assert [int(s) for s in args["scores"]] == saved["scores"]
-    assert second.state["rounds"]["0"]["transcript_cid"] == saved["transcript_cid"]
+    assert args["globalModelCid"] == saved.model_cid
+    assert [int(s) for s in args["scores"]] == saved.scores
+    assert second.state.rounds[0].transcript_cid == saved.transcript_cid
 
 
 def test_aggregator_restarted_after_publishing_never_publishes_twice(tmp_path):
@@ -81,7 +82,7 @@ def test_aggregator_restarted_after_publishing_never_publishes_twice(tmp_path):
     action = second.step()
 
     # Assert: it moves on to round 1 instead of republishing round 0
-    assert action.startswith("round 1: waiting for submissions")
+    assert action.kind is ActionKind.WAITING and str(action).startswith("round 1: waiting for submissions")
     assert len(task.market.events("RoundPublished", taskId=task.task_id)) == 1
 
 
@@ -96,11 +97,11 @@ def test_audit_catches_scores_that_do_not_follow_the_rule(tmp_path):
     saved = honest._assess(0)  # the honest result and transcript, not published
 
     # Execute: a dishonest aggregator (trusted mode) posts other scores with the honest transcript
-    scores = list(saved["scores"])
+    scores = list(saved.scores)
     scores[0], scores[1] = scores[1], scores[0] + 1
     task.market.publish_round(task.aggregator_account, task.task_id, 0, RoundPublication(
-        saved["model_cid"], saved["flags"], saved["rejections"], scores, saved["aggregate_commitment"], b"",
-        saved["transcript_cid"]))
+        saved.model_cid, saved.flags, saved.rejections, scores, saved.aggregate_commitment, b"",
+        saved.transcript_cid))
 
     # Assert
     audit = audit_task(task.market, task.storage, task.task_id)[0]
@@ -126,3 +127,70 @@ def test_service_streams_a_round_above_its_memory_budget(tmp_path):
     transcript = json.loads(task.storage.get(entry.publication.transcript_cid))
     assert transcript["streamed"] is True and transcript["validation_shapley"] == {}
     assert audit_task(task.market, task.storage, task.task_id)[0].ok
+
+
+def test_spec_without_initial_model_needs_the_initial_state_builder(tmp_path):
+    from market.model_state import InitialModelMissing
+    from trainers.models import initial_state
+
+    # Prepare: the spec names no initial model; trainers build theirs from the seed
+    task = make_small_task(tmp_path, rounds=1, initial_model=False)
+    without = task.aggregator()
+    agg = task.aggregator(initial_state=initial_state)
+
+    # Execute / Assert: without a builder the aggregator says what the spec lacks; with one it
+    # starts from the same seed-built model the trainers train on, and publishes the round
+    with pytest.raises(InitialModelMissing, match="initial model CID"):
+        without.global_state(0)
+    state, cid = agg.global_state(0)
+    assert cid is None and set(state) == set(agg._param_spec())
+    _run_round(task, agg)
+    assert audit_task(task.market, task.storage, task.task_id)[0].ok
+
+
+def test_run_retries_transport_errors_and_lets_a_contract_revert_through(tmp_path, monkeypatch):
+    import threading
+
+    from aggregator.service import AggregatorNode
+    from market.exceptions import ContractRevert
+    from tests.aggregator.conftest import make_evaluator
+
+    task = make_small_task(tmp_path, rounds=1)
+    task.trainers_step()
+    stop, logs = threading.Event(), []
+
+    def log(line: str) -> None:
+        logs.append(line)
+        if line == "round 0: closed":
+            stop.set()
+
+    # Prepare: the first closeSubmissions call loses its connection
+    real_close, calls = task.market.close_submissions, []
+
+    def flaky_close(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise ChainError("connection reset while sending closeSubmissions")
+        return real_close(*args, **kwargs)
+
+    monkeypatch.setattr(task.market, "close_submissions", flaky_close)
+
+    # Execute: a transport error is retried, then the round closes
+    ended = task.aggregator(log=log).run(poll_seconds=0.01, stop=stop)
+
+    # Assert
+    assert ended == NodeAction(ActionKind.STOPPED)
+    assert len(calls) == 2 and logs[0] == "retrying in 0.0s after: connection reset while sending closeSubmissions"
+    assert task.market.get_round(task.task_id, 0).closed
+
+    # Execute: a node with the owner's account (not the task's aggregator) reaches publishRound
+    task.trainers_step()
+    impostor = AggregatorNode(market=task.market, storage=task.storage, account=task.owner, encryption_key=task.key,
+                              task_id=task.task_id, state_dir=tmp_path / "impostor",
+                              evaluate_factory=lambda s: make_evaluator(s, task.validation))
+
+    # Assert: the contract's refusal is raised at once, not retried
+    with pytest.raises(ContractRevert) as info:
+        impostor.run(poll_seconds=0.01, timeout=60)
+    assert info.value.name == "MarketplaceUnauthorized"
+    assert not isinstance(info.value, ChainError)

@@ -1,11 +1,11 @@
-"""Amounts and durations as users type them."""
+"""Amounts and durations as users type them, and wei and block times as they read them."""
 
 from __future__ import annotations
 
 import pytest
 
 from market.exceptions import MarketValueError
-from market.units import parse_amount, parse_duration
+from market.units import ether, parse_amount, parse_duration, when
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,14 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects():
     with pytest.raises(MarketValueError, match="cannot read duration"):
         parse_duration("soon")
+
+
+@pytest.mark.parametrize(("wei", "text"), [(15 * 10**17, "1.5 ETH"), (10**18, "1 ETH"), (0, "0 ETH"),
+                                           (10**12, "0.000001 ETH"), (999, "999 wei")])
+def test_ether_writes_wei_for_people(wei, text):
+    assert ether(wei) == text
+
+
+def test_when_writes_a_block_time_in_utc():
+    assert when(0) == "1970-01-01 00:00:00 UTC"
+    assert when(1_700_000_000) == "2023-11-14 22:13:20 UTC"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from trainers.cli.train_local import PLACEHOLDER_TRAINER, train_local
 from market.task_spec import TaskSpec
 from market.update_package import load_update_package
+from trainers.cli.train_local import PLACEHOLDER_TRAINER, train_local
 from trainers.models import param_spec, with_input_range
 
 REQUIRED = {"device", "accuracy_before", "accuracy_after", "update_path", "seconds", "loss", "samples", "epochs", "attack"}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from market import model_state
 from market.task_spec import ModelSection, TaskSpec
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
 from trainers.exceptions import ModelBytesError, ModelError
@@ -137,3 +138,47 @@ def test_input_range_scales_inputs_without_adding_state() -> None:
     x = torch.rand(4, 64) * 16
     assert torch.allclose(ranged(x), plain(x / 16.0), atol=1e-6)
     assert with_input_range(scaled) is scaled
+
+
+@pytest.mark.parametrize(("arch", "params", "input_shape", "dtype"), [
+    ("mlp", None, None, "float32"),
+    ("mlp", {"hidden": [16, 8, 4]}, None, "float64"),
+    ("mlp", {"hidden": 5}, (2, 4, 8), "float32"),
+    ("logreg", None, None, "float32"),
+    ("logreg", {}, (3, 5), "float64"),
+    ("cnn", None, None, "float32"),
+    ("cnn", {"channels": [4, 6, 2], "hidden": [12]}, (3, 9, 7), "float32"),
+    ("cnn", {"channels": 3}, (1, 1, 5), "float64"),  # H < 2: no pooling
+    ("cnn", {"channels": [2, 2], "input_range": [0, 1]}, (2, 3, 3), "float32"),
+])  # fmt: skip
+def test_torch_free_param_spec_equals_the_built_model(arch, params, input_shape, dtype) -> None:
+    # Prepare
+    changes = {} if params is None else {"params": params}
+    if input_shape is not None:
+        changes["input_shape"] = input_shape
+    section = _section(arch, **changes)
+    # Execute
+    computed = model_state.param_spec(section, dtype=dtype)
+    # Assert: the same names, in the same order, with the same shapes and dtypes as torch's
+    built = param_spec(build_model(section, dtype=dtype))
+    assert list(computed.items()) == list(built.items())
+    assert computed == param_spec(section, dtype=dtype)
+
+
+@pytest.mark.parametrize(("arch", "params", "message"), [
+    ("mlp", {"hidden": [0]}, "positive integer"),
+    ("mlp", {"depth": 3}, "unknown"),
+    ("logreg", {"hidden": [3]}, "unknown"),
+])  # fmt: skip
+def test_torch_free_param_spec_refuses_what_build_model_refuses(arch, params, message) -> None:
+    with pytest.raises(ModelError, match=message):
+        build_model(_section(arch, params=params))
+    with pytest.raises(model_state.ModelStateError, match=message):
+        model_state.param_spec(_section(arch, params=params))
+
+
+def test_state_from_bytes_keeps_refusing_with_model_bytes_error() -> None:
+    data = model_to_bytes(build_model(_section("mlp")))
+    assert data == model_state.state_to_bytes(state_to_numpy(build_model(_section("mlp"))))
+    with pytest.raises(ModelBytesError, match="do not fit the model"):
+        state_from_bytes(data, expect=param_spec(_section("logreg")))

@@ -15,6 +15,7 @@ from market.update_package import load_update_package
 from trainers.data import digits_train_test
 from trainers.models import param_spec
 from trainers.node import TrainerNode
+from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.commitment import sketch_commitment
 from zk.protocol.sketch import SketchParams, sketch_update
 
@@ -47,14 +48,15 @@ def _node(s, tmp_path, account=None):
 def test_trainer_restarted_after_submit_does_not_submit_twice(setup, tmp_path):
     s = setup
     # Execute: a first run submits, then "dies"; a second run over the same state takes over
-    assert _node(s, tmp_path).step() == "round 0: submitted"
+    assert _node(s, tmp_path).step() == NodeAction(ActionKind.SUBMITTED, 0)
     second = _node(s, tmp_path)
     actions = [second.step() for _ in range(3)]
 
     # Assert: one submission on chain; the restarted node waits for the seed
     events = s["market"].events("UpdateSubmitted", taskId=s["task_id"])
     assert [e["args"]["trainer"] for e in events] == [s["alice"].address]
-    assert actions == ["round 0: waiting for the seed"] * 3
+    assert actions == [NodeAction(ActionKind.WAITING, 0, "the seed")] * 3
+    assert str(actions[0]) == "round 0: waiting for the seed"
 
 
 def test_trainer_killed_between_packaging_and_submit_resubmits_the_same_envelope(setup, tmp_path):
@@ -65,7 +67,7 @@ def test_trainer_killed_between_packaging_and_submit_resubmits_the_same_envelope
 
     # Execute
     second = _node(s, tmp_path)
-    assert second.step() == "round 0: submitted"
+    assert second.step() == NodeAction(ActionKind.SUBMITTED, 0)
 
     # Assert: the digest on chain is the one packaged before the crash (no retraining)
     sub = s["market"].get_submission(s["task_id"], 0, s["alice"].address)
@@ -81,7 +83,7 @@ def test_trainer_commits_the_sketch_of_what_it_submitted(setup, tmp_path):
     s["market"].close_submissions(s["aggregator"], s["task_id"], 0)
 
     # Execute
-    assert node.step() == "round 0: committed"
+    assert node.step() == NodeAction(ActionKind.COMMITTED, 0)
 
     # Assert: what the aggregator decrypts reproduces the commitment on chain
     sub = s["market"].get_submission(s["task_id"], 0, s["alice"].address)
@@ -92,13 +94,37 @@ def test_trainer_commits_the_sketch_of_what_it_submitted(setup, tmp_path):
     salt = int.from_bytes(package.metadata.salt, "big")
     assert sketch_commitment(sketch, salt) == sub.sketch_commitment
     assert package.metadata.trainer == s["alice"].address and package.metadata.round == 0
-    assert node.step() == "round 0: waiting for publication"
+    assert node.step() == NodeAction(ActionKind.WAITING, 0, "publication")
 
 
 def test_trainer_that_wakes_after_the_deadline_marks_the_round_missed(setup, tmp_path):
     s = setup
     s["chain"].increase_time(301)
     node = _node(s, tmp_path)
-    assert node.step() == "round 0 missed"
+    assert node.step() == NodeAction(ActionKind.MISSED, 0)
     assert s["market"].get_round(s["task_id"], 0).submissions == 0
     assert node.report().missed_rounds == [0]
+
+
+def test_trainer_state_file_is_versioned_and_the_old_layout_still_loads(setup, tmp_path):
+    import json
+
+    from trainers.node import STATE_VERSION, RoundStage
+
+    s = setup
+    node = _node(s, tmp_path)
+    node.step()
+    saved = json.loads((node.dir / "state.json").read_text())
+    assert saved["version"] == STATE_VERSION
+    assert saved["rounds"]["0"]["stage"] == "submitted"
+
+    # Execute: the unversioned layout (a "phase" string per round) written by older trainers
+    old = {"task_id": s["task_id"], "address": s["alice"].address,
+           "rounds": {"0": {**{k: v for k, v in saved["rounds"]["0"].items() if k != "stage"}, "phase": "committed"},
+                      "1": {"round": 1, "phase": "missed"}}}
+    (node.dir / "state.json").write_text(json.dumps(old))
+    reloaded = _node(s, tmp_path)
+
+    # Assert
+    assert reloaded.rounds[0].stage is RoundStage.COMMITTED and reloaded.rounds[0].cid == saved["rounds"]["0"]["cid"]
+    assert reloaded.rounds[1].stage is RoundStage.MISSED

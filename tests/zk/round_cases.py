@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from zk.protocol.rule import ProvableRoundResult, provable_round
 from market.chain import EmbeddedChain
 from market.exceptions import TransactionFailed
 from market.marketplace import REVERTS, Marketplace, revert_data
 from market.types import TaskConfig, TxResult
-from zk.protocol.commitment import aggregate_commitment, random_salt, sketch_commitment
 from zk.keys import RoundKeys
+from zk.protocol.commitment import aggregate_commitment, random_salt, sketch_commitment
+from zk.protocol.rule import ProvableRoundResult, provable_round
 from zk.prover import RoundProof, prove_round
 from zk.round_circuit import public_inputs
 

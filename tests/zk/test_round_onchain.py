@@ -64,9 +64,9 @@ def test_transcript_key_is_used_only_when_it_generates_the_deployed_verifier(zk_
     onchain = read_round_verifier(zk_market.chain.web3, round_verifier)
     cache = round_keys.directory.parent
     # an auditor whose own key cache is empty: the transcript's key is its only candidate
-    with_wrong = check_published_proof(zk_market.market, pub.task_id, 0, transcript={"verifier": wrong},
+    with_wrong = check_published_proof(zk_market.market, pub.task_id, 0, transcript_key=wrong,
                                        cache=tmp_path)
-    with_right = check_published_proof(zk_market.market, pub.task_id, 0, transcript={"verifier": right},
+    with_right = check_published_proof(zk_market.market, pub.task_id, 0, transcript_key=right,
                                        cache=cache)
     found = matching_key_document(zk_market.chain.web3, onchain, [("wrong", wrong), ("right", right)], cache=cache)
 

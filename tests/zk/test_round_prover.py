@@ -12,10 +12,10 @@ import random
 import groth16py
 import pytest
 
-from zk.protocol.rule import score_accepted
 from tests.zk.round_cases import B, RoundCase, absent, active, rejected, uncommitted, with_result
 from zk import round_circuit
 from zk.exceptions import TooManySlotsError, UnsatisfiableWitnessError, WitnessInputError
+from zk.protocol.rule import score_accepted
 from zk.prover import prove_round
 from zk.verify_py import VerificationKey, verify
 

@@ -1,8 +1,9 @@
 """``market task post``: post a task and escrow its reward.
 
 Owned by ``trainers`` (attached under ``market task`` by the command assembler,
-:mod:`market.cli.app`): a spec built from flags gets its initial model from the trainers' model
-registry, which needs torch (imported only when a spec is built here).
+:mod:`market.cli.app`): a spec built from flags (:mod:`trainers.task_builder`) gets its initial
+model from the trainers' model registry, which needs torch (imported only when a spec is built
+here).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import click
 from market.cli.context import CliContext, console, pass_ctx, report
 from market.cli.options import AMOUNT, DURATION, from_option, password_file_option
 from market.exceptions import MarketError, MarketValueError
-from market.reverts import ether
 from market.types import ZERO_ADDRESS, TaskConfig
+from market.units import ether
+from zk.protocol.params import DEFAULT_SLOTS, DEFAULT_TAU
 
 
 def _aggregator_key(text: str | None) -> bytes:
@@ -34,17 +36,11 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
                      detector: str, tau: float) -> str:
     """Build the digits task spec from flags, store its initial model and the spec; return the CID."""
     from market.storage import open_storage
-    from market.task_spec import TaskSpec
-    from trainers.models import build_model, model_to_bytes  # torch only when a spec is built here
+    from trainers.task_builder import digits_task_spec, store_task_spec  # torch only when a spec is built here
 
-    spec = TaskSpec.example_digits(arch=model, epochs=epochs)
-    spec = spec.model_copy(update={
-        "training": spec.training.model_copy(update={"learning_rate": learning_rate, "batch_size": batch_size}),
-        "scoring": spec.scoring.model_copy(update={"detector": detector, "tau": tau}),
-    })
-    storage = open_storage(ctx.config)
-    spec = spec.with_initial_model(storage.put(model_to_bytes(build_model(spec.model, dtype=spec.training.dtype))))
-    cid = storage.put(spec.to_json())
+    spec = digits_task_spec(arch=model, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                            detector=detector, tau=tau)
+    spec, cid = store_task_spec(open_storage(ctx.config), spec)
     console.print(f"task spec {spec.name} stored: {cid} (initial model {spec.model.initial_model_cid})")
     return cid
 
@@ -60,14 +56,16 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--detector", type=click.Choice(["provable", "multi_krum", "mud_hog"]), default="provable",
               show_default=True, help="Outlier detector of the scoring policy.")
-@click.option("--tau", type=float, default=4.0, show_default=True, help="Threshold of the provable rule.")
+@click.option("--tau", type=float, default=DEFAULT_TAU, show_default=True,
+              help="Threshold of the provable rule (spec built from flags; a verifier's tau must match).")
 @click.option("--aggregator", required=True, help="Address of the aggregator (wallet name or 0x address).")
 @click.option("--aggregator-key", default=None, help="Aggregator's X25519 public key, hex (trainers encrypt to it).")
 @click.option("--reward", type=AMOUNT, required=True, help="Reward to escrow, e.g. 1ether.")
 @click.option("--stake", type=AMOUNT, default="0", show_default=True, help="Stake each trainer deposits.")
 @click.option("--rounds", type=int, default=3, show_default=True)
 @click.option("--min-trainers", type=int, default=2, show_default=True)
-@click.option("--max-trainers", type=int, default=16, show_default=True)
+@click.option("--max-trainers", type=int, default=DEFAULT_SLOTS, show_default=True,
+              help="At most the task's verifier's slots.")
 @click.option("--join-window", type=DURATION, default="1h", show_default=True, help="Joining closes this long after posting.")
 @click.option("--submission-window", type=DURATION, default="1h", show_default=True)
 @click.option("--sketch-window", type=DURATION, default="10m", show_default=True)
@@ -84,13 +82,14 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
          aggregator_key, reward, stake, rounds, min_trainers, max_trainers, join_window, submission_window,
          sketch_window, publish_grace, strikes_to_slash, verifier, sender, password_file) -> None:
     """Post a task and escrow its reward (spec from --spec FILE, --spec-cid, or built from flags)."""
+    from market.storage import open_storage
+    from market.task_spec import TaskSpec
+
     if spec_cid and spec_file:
         raise MarketValueError("give --spec-cid CID or --spec FILE, not both")
+    spec = None
     if spec_file is not None:
-        from market.storage import open_storage
-        from market.task_spec import TaskSpec
-
-        TaskSpec.from_json(spec_file.read_bytes())  # a clear error naming the bad field
+        spec = TaskSpec.from_json(spec_file.read_bytes())  # a clear error naming the bad field
         spec_cid = open_storage(ctx.config).put(spec_file.read_bytes())
         console.print(f"task spec stored: {spec_cid}")
     elif not spec_cid:
@@ -102,6 +101,18 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
             verifier = ctx.deployments.address(ctx.chain.chain_id, "RoundVerifier")
         except MarketError:
             verifier = "none"
+    if verifier.lower() not in {"none", "0", ""}:  # one source per parameter: the verifier's N, k, tau
+        from zk.verifier_params import fit_task_to_verifier
+
+        if spec is None:
+            try:
+                spec = TaskSpec.from_json(open_storage(ctx.config).get(spec_cid))
+            except MarketError as exc:
+                console.print(f"[yellow]cannot read the spec {spec_cid} ({exc})[/]")
+        fit = fit_task_to_verifier(ctx.chain.web3, verifier, spec=spec, max_trainers=max_trainers)
+        for line in fit.unchecked:
+            console.print(f"[yellow]{line}[/]")
+        fit.raise_if_misfit()
     config = TaskConfig(
         spec_cid=spec_cid, aggregator=agg, aggregator_key=_aggregator_key(aggregator_key),
         verifier=ZERO_ADDRESS if verifier.lower() in {"none", "0", ""} else verifier, stake_wei=stake,

@@ -3,7 +3,8 @@
 For trying data and hyper-parameters before joining a task: builds the initial model from the
 spec's ``init_seed`` (or loads ``--initial-model``), trains on the local data (the built-in
 digits, or ``--data``), prints a summary, writes an update package (task 0, round 0, trainer
-0x0…0, no sketch) and, with ``--json``, the metrics.
+0x0…0, no sketch) and, with ``--json``, the metrics. The run itself is the library's
+:func:`trainers.local_trial.run_local_trial`; this module resolves the flags and reports.
 
 Torch and the ``trainers`` package are imported inside the command, so importing ``market``
 never imports torch.
@@ -15,14 +16,22 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from market.exceptions import MarketError, MarketValueError
+from market.types import ZERO_ADDRESS
 
-PLACEHOLDER_TRAINER = "0x" + "00" * 20
-"""Trainer address written into packages made without a wallet."""
+if TYPE_CHECKING:  # torch comes with these: imported inside the command only
+    from market.task_spec import TaskSpec
+    from trainers.attacks import AttackPlan
+    from trainers.data import Dataset
+    from trainers.local_trial import LocalTrial
+
+PLACEHOLDER_TRAINER = ZERO_ADDRESS
+"""Trainer address written into packages made without a wallet
+(:data:`trainers.local_trial.PLACEHOLDER_TRAINER`; this module imports no torch, so names it here)."""
 
 
 def _load_spec(spec_file: Path | None, dataset: str | None, arch: str | None, epochs: int | None):
@@ -80,71 +89,39 @@ def _summary(report: dict[str, Any]) -> None:
                       "an aggregator would reject it[/]")
 
 
-def _run(spec_file, dataset, arch, epochs, data_path, device_name, seed, attack, out, json_file, initial_model,
-         holdout, progress) -> dict[str, Any]:
-    wall = time.perf_counter()
+def _torch_version() -> str:
+    """torch's version, or a one-line error when the ``train`` extra is not installed."""
     try:
-        import torch  # noqa: F401 - fail early with a clear message
+        import torch
     except ImportError:
         raise MarketError("train-local needs torch and scikit-learn: pip install '.[train]'") from None
-    from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
-    from trainers.attacks import AttackContext, AttackPlan
-    from trainers.data import holdout_split
-    from trainers.models import build_model, load_state, model_from_bytes, param_spec, state_to_numpy
-    from trainers.training import apply_update, evaluate, pick_device, train_local as run_training, update_norm
-    from zk import random_salt
+    return torch.__version__
 
-    plan = AttackPlan.parse(attack, seed=seed)
-    device = pick_device(device_name)
-    spec = _load_spec(spec_file, dataset, arch, epochs)
-    data = _load_data(spec, data_path, dataset)
-    dtype = spec.training.dtype
-    if initial_model is not None:
-        model = model_from_bytes(initial_model.read_bytes(), spec.model, dtype=dtype)
-    else:
-        model = build_model(spec.model, dtype=dtype)
-    global_state = state_to_numpy(model)
-    train_set, hold_set = holdout_split(data, holdout, seed)
-    train_set = plan.apply_data(train_set, num_classes=spec.data.num_classes)  # the hold-out stays clean
-    n_epochs = 0 if plan.skips_training else (spec.training.local_epochs if epochs is None else epochs)
-    result = run_training(model, train_set, spec.training, device=device, seed=seed, epochs=n_epochs,
-                          progress=progress, holdout=hold_set)
-    delta = plan.apply_update(result.delta, AttackContext(global_state=global_state))
-    submitted = load_state(build_model(spec.model, dtype=dtype, init=False), apply_update(global_state, delta))
-    _, accuracy_submitted = evaluate(submitted, hold_set)
 
-    m = result.metrics
-    norm = update_norm(delta)
-    metrics = {"loss": m.loss, "accuracy_before": m.accuracy_before, "accuracy_after": m.accuracy_after,
-               "holdout_samples": m.holdout_samples, "epochs": m.epochs, "seconds": round(m.seconds, 4),
-               "device": m.device}
-    spec_params = param_spec(spec.model, dtype=dtype)
-    metadata = UpdateMetadata(task_id=0, round=0, trainer=PLACEHOLDER_TRAINER, num_samples=m.samples,
-                              salt=random_salt().to_bytes(32, "big"), model_spec_hash=model_spec_hash(spec_params),
-                              sketch=(), metrics={k: v for k, v in metrics.items()
-                                                  if not isinstance(v, float) or math.isfinite(v)})
-    package = build_update_package(delta, metadata)
-    load_update_package(package, spec_params)  # self-check: what an aggregator would accept
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(package)
-
-    report = {
+def _report(trial: LocalTrial, *, spec: TaskSpec, data: Dataset, data_path: Path | None, seed: int, plan: AttackPlan,
+            out: Path, wall: float, torch_version: str) -> dict[str, Any]:
+    """The command's report (the ``--json`` document and the summary's source)."""
+    m = trial.metrics
+    norm = trial.update_norm
+    return {
         "task": spec.name, "model": spec.model.arch, "dataset": data.name or str(data_path),
         "device": m.device, "mixed_precision": m.mixed_precision,
         "accuracy_before": m.accuracy_before, "accuracy_after": m.accuracy_after,
-        "accuracy_submitted": accuracy_submitted, "loss": m.loss, "loss_before": m.loss_before, "loss_after": m.loss_after, "epoch_losses": list(m.epoch_losses),
+        "accuracy_submitted": trial.accuracy_submitted, "loss": m.loss, "loss_before": m.loss_before,
+        "loss_after": m.loss_after, "epoch_losses": list(m.epoch_losses),
         "samples": m.samples, "holdout_samples": m.holdout_samples, "epochs": m.epochs, "seed": seed,
         "attack": str(plan), "attacks": plan.describe(),
         "seconds": m.seconds, "total_seconds": time.perf_counter() - wall,
-        "update_path": str(out), "package_bytes": len(package), "update_norm": norm,
+        "update_path": str(out), "package_bytes": len(trial.package), "update_norm": norm,
         "max_update_norm": spec.limits.max_update_norm, "within_norm_limit": norm <= spec.limits.max_update_norm,
-        "model_spec_hash": "0x" + metadata.model_spec_hash.hex(), "task_model_hash": spec.model_hash(),
-        "torch": torch.__version__,
+        "model_spec_hash": "0x" + trial.metadata.model_spec_hash.hex(), "task_model_hash": spec.model_hash(),
+        "torch": torch_version,
     }
-    if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(_finite(report), indent=2) + "\n")
-    return report
+
+
+def _write_json(json_file: Path, report: dict[str, Any]) -> None:
+    json_file.parent.mkdir(parents=True, exist_ok=True)
+    json_file.write_text(json.dumps(_finite(report), indent=2) + "\n")
 
 
 def _finite(value: Any) -> Any:
@@ -189,9 +166,26 @@ def train_local(spec_file: Path | None, dataset: str | None, arch: str | None, e
     The hold-out is split off before any data attack, so it stays clean: accuracy_after is
     the locally trained model's, accuracy_submitted that of global + the (attacked) update.
     """
+    wall = time.perf_counter()
     try:
-        report = _run(spec_file, dataset, arch, epochs, data_path, device_name, seed, attack, out, json_file,
-                      initial_model, holdout, progress)
+        torch_version = _torch_version()  # fail early with a clear message
+        from trainers.attacks import AttackPlan
+        from trainers.local_trial import run_local_trial
+        from trainers.training import pick_device
+
+        plan = AttackPlan.parse(attack, seed=seed)
+        device = pick_device(device_name)
+        spec = _load_spec(spec_file, dataset, arch, epochs)
+        data = _load_data(spec, data_path, dataset)
+        trial = run_local_trial(spec, data, plan=plan, seed=seed, holdout=holdout, device=device, epochs=epochs,
+                                initial_model=initial_model.read_bytes() if initial_model is not None else None,
+                                progress=progress)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(trial.package)
+        report = _report(trial, spec=spec, data=data, data_path=data_path, seed=seed, plan=plan, out=out, wall=wall,
+                         torch_version=torch_version)
+        if json_file is not None:
+            _write_json(json_file, report)
     except MarketError as exc:
         err = click.ClickException(str(exc))
         err.exit_code = exc.exit_code

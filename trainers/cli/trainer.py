@@ -111,9 +111,9 @@ def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | No
         attack: str | None, seed: int, poll: float, state_dir: Path | None, withdraw: bool, sender: str,
         password_file: Path | None) -> None:
     """Follow a task: train, submit and commit every round until it ends (resumes after a restart)."""
-    from market.reverts import ether
     from market.storage import open_storage
     from market.task_spec import TaskSpec
+    from market.units import ether
     from trainers.attacks import AttackPlan
     from trainers.data import digits_train_test, load_dataset
     from trainers.node import TrainerNode

@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Sequence
 from typing import SupportsIndex
 
+from market.tracing import traced
 from zk.protocol.field import FIELD_MODULUS, check_field_element, to_field
 from zk.protocol.poseidon import MAX_INPUTS, poseidon
 
@@ -73,6 +74,7 @@ def chain_hash(elements: Sequence[int]) -> int:
     return h
 
 
+@traced("sketch.commitment")
 def sketch_commitment(sketch: Sequence[SupportsIndex], salt: SupportsIndex) -> int:
     """``c = chain_hash([salt, to_field(s_0), …, to_field(s_{k-1})])`` for a signed sketch."""
     if len(sketch) < 1:

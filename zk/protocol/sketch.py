@@ -27,8 +27,9 @@ from typing import SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
-from zk.protocol.commitment import random_salt
+from market.tracing import traced
 from zk.exceptions import SketchInputError
+from zk.protocol.commitment import random_salt
 
 __all__ = [
     "BLOCK_COLUMNS",
@@ -250,6 +251,7 @@ def flatten_update(tensors: Mapping[str, npt.ArrayLike]) -> Iterator[npt.NDArray
         yield _as_flat(tensors[name])
 
 
+@traced("sketch.update")
 def sketch_update(
     tensors: Mapping[str, npt.ArrayLike],
     seed: SupportsIndex | bytes,

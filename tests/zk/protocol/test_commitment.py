@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.zk.conftest import CircomlibjsReference
+from zk.exceptions import FieldRangeError
 from zk.protocol.commitment import (
     AGGREGATE_TAG,
     aggregate_commitment,
@@ -19,7 +20,6 @@ from zk.protocol.commitment import (
     random_salt,
     sketch_commitment,
 )
-from zk.exceptions import FieldRangeError
 from zk.protocol.field import FIELD_MODULUS, HALF_MODULUS
 from zk.protocol.poseidon import poseidon
 from zk.protocol.sketch import SketchParams
