@@ -28,4 +28,5 @@ __all__ = [
     "scoring",
     "service",
     "state",
+    "transcripts",
 ]

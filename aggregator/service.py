@@ -41,6 +41,7 @@ from aggregator.detectors.mud_hog import MudHogDetector
 from aggregator.intake import IntakeResult, intake_round, update_bytes
 from aggregator.round_pipeline import Evaluate, RoundOutcome, assess_round
 from aggregator.state import AggregatorState, SavedRound, load_state, save_state
+from aggregator.transcripts import build_transcript
 from market.exceptions import ChainError, ContractRevert
 from market.marketplace import Marketplace
 from market.model_state import InitialState, ParamSpec, param_spec, round_start_state, state_to_bytes
@@ -48,9 +49,8 @@ from market.storage import Storage, StorageUnavailable
 from market.task_spec import TaskSpec
 from market.types import RoundPublication
 from zk.protocol.actions import ActionKind, NodeAction
-from zk.protocol.phase import RoundPhase, current_round, round_phase
+from zk.protocol.phase import RoundPhase, observe_phase
 from zk.protocol.sketch import SketchParams
-from zk.protocol.transcript import build_transcript
 
 DEFAULT_MEMORY_BUDGET = 1 << 30
 """Bytes of updates a round may hold at once before the intake streams."""
@@ -145,10 +145,7 @@ class AggregatorNode:
     def step(self) -> NodeAction:
         """Do what is due now (the phase comes from :func:`~zk.protocol.phase.round_phase`);
         return what was done."""
-        task = self.market.get_task(self.task_id)
-        round_ = current_round(task)
-        info = self.market.get_round(self.task_id, round_) if round_ is not None else None
-        phase = round_phase(task, info, self.market.chain.timestamp() if info is not None else 0)
+        task, round_, info, phase = observe_phase(self.market, self.task_id)
         if phase is RoundPhase.ENDED:
             return NodeAction(ActionKind.FINISHED)
         if phase is RoundPhase.JOINING:

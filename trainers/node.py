@@ -49,7 +49,7 @@ from trainers.models import param_spec, round_start_state
 from trainers.recipe import local_round, round_seed
 from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.commitment import random_salt, sketch_commitment
-from zk.protocol.phase import RoundPhase, current_round, round_phase
+from zk.protocol.phase import RoundPhase, observe_phase
 from zk.protocol.sketch import SketchParams, sketch_update
 
 SALT_BYTES = 32
@@ -177,10 +177,7 @@ class TrainerNode:
     def step(self) -> NodeAction:
         """Do what is due now (the phase comes from :func:`~zk.protocol.phase.round_phase`);
         return what was done."""
-        task = self.market.get_task(self.task_id)
-        round_ = current_round(task)
-        info = self.market.get_round(self.task_id, round_) if round_ is not None else None
-        phase = round_phase(task, info, self.market.chain.timestamp() if info is not None else 0)
+        task, round_, info, phase = observe_phase(self.market, self.task_id)
         if phase is RoundPhase.ENDED:
             return NodeAction(ActionKind.FINISHED)
         if phase is RoundPhase.JOINING:

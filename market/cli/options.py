@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from market.exceptions import MarketValueError
 from market.units import parse_amount, parse_duration
 
 
@@ -64,3 +65,14 @@ def parse_int_list(text: str | None, name: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip() != ""]
     except ValueError:
         raise click.BadParameter(f"{name} must be comma-separated integers, e.g. 1,0,3") from None
+
+
+def parse_hex32(text: str, message: str) -> bytes:
+    """``0x``-prefixed or bare hex of exactly 32 bytes; else a :class:`MarketValueError` with ``message``."""
+    try:
+        value = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise MarketValueError(message)
+    return value

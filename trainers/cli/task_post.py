@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from market.cli.context import CliContext, console, pass_ctx, report
-from market.cli.options import AMOUNT, DURATION, from_option, password_file_option
+from market.cli.options import AMOUNT, DURATION, from_option, parse_hex32, password_file_option
 from market.exceptions import MarketError, MarketValueError
 from market.types import ZERO_ADDRESS, TaskConfig
 from market.units import ether
@@ -23,13 +23,7 @@ from zk.protocol.params import DEFAULT_SLOTS, DEFAULT_TAU
 def _aggregator_key(text: str | None) -> bytes:
     if not text:
         return b"\x00" * 32
-    try:
-        key = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise MarketValueError("--aggregator-key must be the aggregator's X25519 public key: 64 hex digits")
-    return key
+    return parse_hex32(text, "--aggregator-key must be the aggregator's X25519 public key: 64 hex digits")
 
 
 def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: float, batch_size: int,

@@ -8,7 +8,7 @@ import click
 from eth_utils import keccak
 
 from market.cli.context import CliContext, console, pass_ctx, report
-from market.cli.options import AMOUNT, from_option, password_file_option, round_option
+from market.cli.options import AMOUNT, from_option, parse_hex32, password_file_option, round_option
 from market.exceptions import MarketValueError
 
 
@@ -55,12 +55,7 @@ def submit(ctx: CliContext, task_id: int, round_: int | None, cid: str | None, d
     else:
         if not cid or not digest:
             raise MarketValueError("give --file FILE, or both --cid and --digest")
-        try:
-            digest_bytes = bytes.fromhex(digest.removeprefix("0x"))
-        except ValueError:
-            digest_bytes = b""
-        if len(digest_bytes) != 32:
-            raise MarketValueError("--digest must be 32 bytes in hex (the keccak256 of the stored bytes)")
+        digest_bytes = parse_hex32(digest, "--digest must be 32 bytes in hex (the keccak256 of the stored bytes)")
     market = ctx.marketplace
     round_ = market.get_task(task_id).current_round if round_ is None else round_
     signer = ctx.signer(sender, password_file)

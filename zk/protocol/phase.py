@@ -31,10 +31,12 @@ phase of its own: a node that is that late gets the contract's revert.
 from __future__ import annotations
 
 from enum import Enum
+from typing import NamedTuple
 
+from market.marketplace import Marketplace
 from market.types import RoundInfo, TaskInfo, TaskState
 
-__all__ = ["RoundPhase", "current_round", "round_phase"]
+__all__ = ["PhaseView", "RoundPhase", "current_round", "observe_phase", "round_phase"]
 
 _ENDED_STATES = (TaskState.FINISHED, TaskState.CANCELLED, TaskState.ABORTED)
 
@@ -112,3 +114,23 @@ def round_phase(task: TaskInfo, info: RoundInfo | None, now: int) -> RoundPhase:
     if info.sketches < info.submissions:
         return RoundPhase.SKETCHES_OPEN
     return RoundPhase.SKETCHES_COMPLETE
+
+
+class PhaseView(NamedTuple):
+    """What a node reads before it acts: the task, its current round (None when no round is
+    under way), that round's record and the phase they give."""
+
+    task: TaskInfo
+    round: int | None
+    info: RoundInfo | None
+    phase: RoundPhase
+
+
+def observe_phase(market: Marketplace, task_id: int) -> PhaseView:
+    """Read the task, its current round's record and the chain's time, and name the phase (one
+    copy for both nodes: the trainer's and the aggregator's ``step``)."""
+    task = market.get_task(task_id)
+    round_ = current_round(task)
+    info = market.get_round(task_id, round_) if round_ is not None else None
+    now = market.chain.timestamp() if info is not None else 0
+    return PhaseView(task, round_, info, round_phase(task, info, now))

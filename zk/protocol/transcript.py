@@ -3,8 +3,8 @@ anyone can recompute every provable number (``market audit``), plus the estimate
 paid on.
 
 One typed record, :class:`RoundTranscript` (a row per trainer slot, :class:`SubmissionRow`),
-with a format name and a version. :func:`build_transcript` is its one builder (the aggregator
-calls it with its intake verdicts and round outcome); :meth:`RoundTranscript.to_json` gives the
+with a format name and a version. :func:`aggregator.transcripts.build_transcript` is its one
+builder (the aggregator calls it with its intake verdicts and round outcome); :meth:`RoundTranscript.to_json` gives the
 stored bytes (keys sorted, ``indent=1``; big integers as decimal strings, so field elements
 survive any JSON reader) and :meth:`RoundTranscript.from_json` reads them back from storage,
 where anyone may have written them: the size is capped before parsing, an unknown format or
@@ -16,13 +16,10 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Final, Literal, Protocol
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError, ValidationInfo
 
-from market.task_spec import TaskSpec
-from market.tracing import traced
 from zk.exceptions import TranscriptError
 
 __all__ = [
@@ -32,7 +29,6 @@ __all__ = [
     "RoundTranscript",
     "SubmissionRow",
     "TranscriptError",
-    "build_transcript",
 ]
 
 TRANSCRIPT_FORMAT: Final = "poc-market-round-transcript"
@@ -143,89 +139,3 @@ class RoundTranscript(_Record):
             where = ".".join(str(p) for p in first["loc"]) or "(root)"
             raise TranscriptError(f"round transcript field {where}: {first['msg']} "
                                   f"({exc.error_count()} error(s))") from None
-
-
-# --- the builder -----------------------------------------------------------------------------
-class _Submission(Protocol):
-    """What the chain says about one slot (:class:`market.types.SubmissionInfo`)."""
-
-    submitted: bool
-    update_cid: str
-    update_digest: bytes
-    sketch_commitment: int
-
-
-class _Verdict(Protocol):
-    """The aggregator's intake verdict on one submission (``aggregator.intake.IntakeResult``)."""
-
-    reason: str | None
-    detail: str
-    sketch: list[int] | None
-    salt: int | None
-    evidence_key: bytes | None
-
-    @property
-    def accepted(self) -> bool: ...
-
-    @property
-    def num_samples(self) -> int: ...
-
-
-class _Rule(Protocol):
-    """The provable rule's result (:class:`zk.protocol.rule.ProvableRoundResult`)."""
-
-    tau_num: int
-    tau_den: int
-    median: Sequence[int]
-    distances: Sequence[int]
-    median_distance: int
-
-
-class _Outcome(Protocol):
-    """What the aggregator assessed (``aggregator.round_pipeline.RoundOutcome``)."""
-
-    flags: list[bool]
-    rejections: list[bool]
-    scores: list[int]
-    aggregate: list[int]
-    aggregate_commitment: int
-    labels: list[str]
-    provable: _Rule
-    shapley: dict[str, list[float]]
-    accuracy: float | None
-    accuracy_before: float | None
-
-
-def _row(slot: int, trainer: str, sub: _Submission, it: _Verdict | None, label: str) -> SubmissionRow:
-    kept = it if it is not None and it.accepted else None  # only an accepted update shows its sketch
-    return SubmissionRow(
-        slot=slot, trainer=trainer, submitted=sub.submitted, cid=sub.update_cid or None,
-        digest="0x" + sub.update_digest.hex() if sub.submitted else None, commitment=sub.sketch_commitment,
-        verdict="absent" if it is None else (it.reason or "accepted"),
-        detail=it.detail if it is not None else "", num_samples=it.num_samples if it is not None else 0,
-        sketch=None if kept is None or kept.sketch is None else list(kept.sketch),
-        salt=None if kept is None else kept.salt,
-        evidence_key=it.evidence_key.hex() if it is not None and it.evidence_key else None, label=label,
-    )
-
-
-@traced("transcript.build")
-def build_transcript(*, task_id: int, round_: int, spec: TaskSpec, seed: int, trainers: Sequence[str],
-                     submissions: Sequence[_Submission], intakes: Sequence[_Verdict | None], outcome: _Outcome,
-                     model_cid: str, previous_cid: str | None, proof_seconds: float | None, proof: bytes = b"",
-                     verifier_key: Mapping[str, Any] | None = None, streamed: bool = False) -> RoundTranscript:
-    """The round's transcript from the chain's submissions, the intake verdicts (one per slot,
-    None where nothing was submitted) and the assessed outcome."""
-    p = outcome.provable
-    rows = [_row(slot, trainer, sub, it, outcome.labels[slot])
-            for slot, (trainer, sub, it) in enumerate(zip(trainers, submissions, intakes))]
-    return RoundTranscript.model_validate(dict(
-        task_id=task_id, round=round_, seed=seed, detector=spec.scoring.detector, tau=(p.tau_num, p.tau_den),
-        k=spec.scoring.sketch_k, previous_model_cid=previous_cid, global_model_cid=model_cid, submissions=rows,
-        median=list(p.median), distances=list(p.distances), median_distance=p.median_distance,
-        flags=list(outcome.flags), rejections=list(outcome.rejections), scores=list(outcome.scores),
-        aggregate=list(outcome.aggregate), aggregate_commitment=outcome.aggregate_commitment,
-        validation_shapley=outcome.shapley, accuracy_before=outcome.accuracy_before,
-        accuracy_after=outcome.accuracy, proof_seconds=proof_seconds, proof=proof.hex() if proof else None,
-        verifier=None if verifier_key is None else dict(verifier_key), streamed=streamed,
-    ))
