@@ -8,6 +8,7 @@ its wall time. ``scripts/bench_all.py`` turns the sections into ``benchmarks/RES
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.metadata as _metadata
 import os
 import platform
 import subprocess
@@ -165,8 +166,8 @@ def machine_info() -> dict[str, str]:
     }
     for module in ("torch", "numpy", "flwr", "web3"):
         try:
-            info[module] = __import__(module).__version__
-        except Exception:  # noqa: BLE001 - a missing library is reported, not fatal
+            info[module] = _metadata.version(module)  # the installed version, without importing it
+        except _metadata.PackageNotFoundError:
             info[module] = "not installed"
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
@@ -181,11 +182,9 @@ def machine_info() -> dict[str, str]:
 
 def set_torch_threads(threads: int | None) -> int:
     """Set torch's intra-op threads (None: leave torch's default); returns the count in use."""
-    import torch
+    from trainers.training import torch_threads
 
-    if threads:
-        torch.set_num_threads(int(threads))
-    return torch.get_num_threads()
+    return torch_threads(threads)
 
 
 class StopWatch:

@@ -103,17 +103,15 @@ def flower_fedavg(task: DigitsTask, datasets, rounds: int, *, seed_offset: int =
 def _default_thread_training(task: DigitsTask, datasets) -> tuple[float, int]:
     """One round of local training of every trainer with one torch thread per core (torch's
     default here), for comparison with the benchmark's setting."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)
+    before = set_torch_threads(None)
+    set_torch_threads(os.cpu_count() or 1)
     try:
         started = time.perf_counter()
         for slot, data in enumerate(datasets):
             local_update(task, task.initial, data, AttackPlan(), trainer_seed=task.seed + slot, round_=0)
-        return time.perf_counter() - started, torch.get_num_threads()
+        return time.perf_counter() - started, set_torch_threads(None)
     finally:
-        torch.set_num_threads(before)
+        set_torch_threads(before)
 
 
 def _warm_up(task: DigitsTask, data) -> None:

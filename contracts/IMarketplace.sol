@@ -10,6 +10,14 @@ pragma solidity ^0.8.24;
  * Task life: `Open -> Training -> Finished`, `Open -> Cancelled`, `Training -> Aborted`.
  * Round life (inside `Training`): submissions open -> {closeSubmissions} fixes the sketch seed ->
  * sketch commitments -> {publishRound} -> next round or, after the last one, {finalize}.
+ *
+ * Money rules (no account profits from another's loss):
+ * - a rejection (no proof covers it) costs the rejected trainer that round's score, nothing else:
+ *   no strike, so no slashing;
+ * - only proven flags add strikes; `strikesToSlash` of them slash the trainer's stake;
+ * - slashed stakes are credited to {Marketplace-SLASH_SINK}, an address nobody holds a key to,
+ *   never to the owner, the aggregator or the other trainers;
+ * - the same update digest twice in one round is refused.
  */
 interface IMarketplace {
     // ------------------------------------------------------------------------------------
@@ -29,9 +37,10 @@ interface IMarketplace {
     enum CreditKind {
         Reward, // share of the escrowed reward, pro rata to proven points
         StakeReturned, // a trainer's stake back
-        SlashShare, // share of slashed stakes, paid to trainers that were not slashed
+        SlashShare, // no longer credited: slashed stakes go to the sink (kept so the kinds keep their numbers)
         Refund, // escrow (or its unpaid part) back to the owner
-        Dust // integer-division remainder back to the owner
+        Dust, // integer-division remainder back to the owner
+        Slashed // slashed stakes, credited only to SLASH_SINK, which nobody can withdraw from
     }
 
     /**
@@ -48,7 +57,8 @@ interface IMarketplace {
      * @param rounds number of training rounds
      * @param minTrainers trainers needed to start
      * @param maxTrainers cap on trainers (at most MAX_TRAINERS)
-     * @param strikesToSlash a trainer flagged or rejected in this many rounds loses its stake (>= 1)
+     * @param strikesToSlash a trainer flagged (by a proven flag) in this many rounds loses its stake to
+     * the sink (>= 1); rejections never count
      */
     struct TaskConfig {
         string specCid;
@@ -100,7 +110,7 @@ interface IMarketplace {
     struct TrainerView {
         bool joined;
         uint16 slot;
-        uint16 strikes;
+        uint16 strikes; // rounds in which the trainer was flagged (proven); rejections never count
         uint256 points;
     }
 
@@ -163,6 +173,8 @@ interface IMarketplace {
     error MarketplaceAlreadySubmitted(uint256 taskId, uint256 round, address trainer);
     /// @notice The update digest is zero.
     error MarketplaceInvalidDigest();
+    /// @notice Another trainer already submitted this digest in this round (a copied envelope).
+    error MarketplaceDuplicateDigest(uint256 taskId, uint256 round, bytes32 digest, address submittedBy);
     /// @notice Submissions cannot be closed before the deadline unless every trainer submitted.
     error MarketplaceSubmissionsStillOpen(uint256 taskId, uint256 round, uint256 deadline);
     /// @notice closeSubmissions was already called for this round.
@@ -260,7 +272,11 @@ interface IMarketplace {
     event TranscriptRecorded(uint256 indexed taskId, uint256 indexed round, string transcriptCid);
     /// @notice The aggregator revealed the decryption key of a rejected submission as evidence.
     event EvidenceKeyRevealed(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 key);
-    /// @notice The task was settled after its last round.
+    /// @notice `trainer` reached `strikes` proven flags (the task's strikesToSlash or more) and its
+    /// stake of `amount` wei was credited to SLASH_SINK.
+    event StakeSlashed(uint256 indexed taskId, address indexed trainer, uint256 amount, uint256 strikes);
+    /// @notice The task was settled after its last round: `rewardPaid` to trainers by points,
+    /// `slashedStakes` to SLASH_SINK, `dust` (the reward's undivided remainder) to the owner.
     event TaskFinalized(uint256 indexed taskId, uint256 rewardPaid, uint256 slashedStakes, uint256 dust);
     /// @notice The task was aborted because round `round` missed its publish deadline.
     event TaskAborted(uint256 indexed taskId, uint256 indexed round, address indexed by, uint256 rewardPaid, uint256 refunded);

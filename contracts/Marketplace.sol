@@ -16,12 +16,20 @@ import {IRoundVerifier} from "./IRoundVerifier.sol";
  * {commitSketch}, and the aggregator {publishRound}s flags, rejections and scores, checked by the
  * task's verifier against the commitments stored here. After the last round anyone may
  * {finalize}: every trainer is credited `reward * points / totalPoints`, stakes come back except
- * slashed ones, whose wei go to the trainers that were not slashed (pro rata to points; to the
- * owner when none earned points); integer dust goes to the owner. If the aggregator misses a
- * publish deadline anyone may {abort}: the published rounds' share of the reward is paid out the
- * same way, the rest refunded. Money moves only through {withdraw} (pull payments).
+ * slashed ones, which are credited to {SLASH_SINK}; integer dust goes to the owner. If the
+ * aggregator misses a publish deadline anyone may {abort}: the published rounds' share of the
+ * reward is paid out the same way, the rest refunded. Money moves only through {withdraw} (pull
+ * payments).
  *
- * Invariant: `address(this).balance == sum(task.held) + sum(credits)` after every call.
+ * Money rules: a rejection (which no proof covers) costs the rejected trainer that round's score
+ * and no strike; only proven flags add strikes, and a trainer with `strikesToSlash` strikes loses
+ * its stake to {SLASH_SINK}, never to the owner, the aggregator or the other trainers (each of
+ * whom could otherwise profit from flags it helped cause). The same update digest twice in a
+ * round is refused. WARNING: the reward share a rejected slot does not earn is still split pro
+ * rata among the others' points (the per-round rule that removes this is not built yet).
+ *
+ * Invariant: `address(this).balance == sum(task.held) + sum(credits)` after every call
+ * (the sink's credit included: it stays visible, and can never be withdrawn).
  *
  * WARNING: with `verifier == address(0)` a task runs in trusted-aggregator mode: the posted
  * scores are recorded without proof. {getTask} shows this as `trustedAggregator`.
@@ -38,6 +46,12 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
     uint256 public constant MAX_CID_LENGTH = 128;
     /// @notice Largest score of one trainer in one round (keeps point sums far from overflow).
     uint256 public constant MAX_SCORE = 2 ** 128;
+    /// @notice Where slashed stakes are credited (as `CreditKind.Slashed`): the conventional burn
+    /// address, whose private key nobody holds (finding one is a 2^160 search), so the credit can
+    /// never be withdrawn. No party of a task controls it: neither the owner nor the aggregator
+    /// nor any trainer gains from another trainer's slashing. The wei stay in this contract,
+    /// visible as `creditOf(SLASH_SINK)`, so the balance invariant keeps holding.
+    address public constant SLASH_SINK = 0x000000000000000000000000000000000000dEaD;
 
     struct Round {
         uint64 submissionDeadline;
@@ -71,6 +85,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
     mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
     mapping(uint256 taskId => mapping(address trainer => TrainerView)) private _trainers;
     mapping(uint256 taskId => mapping(uint256 round => mapping(address trainer => SubmissionView))) private _submissions;
+    mapping(uint256 taskId => mapping(uint256 round => mapping(bytes32 digest => address trainer))) private _digestSubmitter;
     mapping(address account => uint256) private _credits;
     uint256 private _totalCredits;
 
@@ -182,7 +197,10 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
 
     /**
      * @notice Commits the caller's encrypted update for `round`: its storage CID and the digest
-     * of the stored bytes. Once per trainer per round, before the submission deadline.
+     * of the stored bytes. Once per trainer per round, before the submission deadline. A digest
+     * another trainer already submitted this round is refused: a copied envelope is no update of
+     * one's own. (A trainer whose digest was taken first, e.g. by a front-runner, re-encrypts:
+     * a fresh salt and nonce give a fresh digest.)
      * Emits an {UpdateSubmitted} event.
      */
     function submitUpdate(uint256 taskId, uint256 round, string calldata updateCid, bytes32 updateDigest)
@@ -199,7 +217,11 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (sub.updateDigest != bytes32(0)) revert MarketplaceAlreadySubmitted(taskId, round, msg.sender);
         _checkCid(updateCid);
         if (updateDigest == bytes32(0)) revert MarketplaceInvalidDigest();
+        mapping(bytes32 digest => address trainer) storage digests = _digestSubmitter[taskId][round];
+        address first = digests[updateDigest];
+        if (first != address(0)) revert MarketplaceDuplicateDigest(taskId, round, updateDigest, first);
 
+        digests[updateDigest] = msg.sender;
         sub.updateCid = updateCid;
         sub.updateDigest = updateDigest;
         r.submissions += 1;
@@ -262,8 +284,10 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
      * @notice Publishes the round: the new global model, flags (outliers), rejections (invalid
      * submissions), one score per trainer slot and the aggregate-sketch commitment. With a
      * verifier, the proof is checked against the commitments stored here and the round's seed;
-     * the call reverts unless it verifies. Flagged or rejected trainers score nothing and collect
-     * a strike. Opens the next round, if any.
+     * the call reverts unless it verifies. Flagged trainers score nothing and collect a strike
+     * (flags are what the proof covers). Rejected trainers score nothing and nothing else happens
+     * to them: a rejection (failed intake, which no proof covers) never adds a strike, so it can
+     * never cost a stake. Opens the next round, if any.
      * @param flags bit i set: slot i's update was flagged as an outlier
      * @param rejections bit i set: slot i's submission failed intake (or had no sketch commitment)
      * @param scores one per slot; nonzero only for accepted submitters, each <= MAX_SCORE
@@ -309,10 +333,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         r.rejections = rejections;
         r.aggregateCommitment = aggregateCommitment;
         r.globalModelCid = globalModelCid;
-        uint256 marked = flags | rejections;
         for (uint256 i = 0; i < task.trainers.length; ++i) {
             TrainerView storage trainer = _trainers[taskId][task.trainers[i]];
-            if ((marked >> i) & 1 == 1) {
+            if ((flags >> i) & 1 == 1) {
                 trainer.strikes += 1;
             } else if (scores[i] > 0) {
                 trainer.points += scores[i];
@@ -571,8 +594,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         }
     }
 
-    /// @dev Credits `pool` pro rata to points, stakes back to unslashed trainers, slashed stakes
-    /// to unslashed trainers pro rata to points (owner when none has points), dust to the owner.
+    /// @dev Credits `pool` pro rata to points (a slashed trainer keeps the share of the points it
+    /// earned), stakes back to unslashed trainers, slashed stakes to SLASH_SINK (whoever has
+    /// points, and even when nobody has), the reward's dust to the owner.
     function _settle(uint256 taskId, Task storage task, uint256 pool)
         private
         returns (uint256 rewardPaid, uint256 slashed, uint256 dust)
@@ -580,37 +604,28 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         address[] storage trainers = task.trainers;
         uint256 n = trainers.length;
         uint256 stake = task.config.stake;
+        uint256 strikesToSlash = task.config.strikesToSlash;
         uint256 totalPoints;
-        uint256 honestPoints;
         for (uint256 i = 0; i < n; ++i) {
-            TrainerView storage t = _trainers[taskId][trainers[i]];
-            totalPoints += t.points;
-            if (t.strikes >= task.config.strikesToSlash) {
-                slashed += stake;
-            } else {
-                honestPoints += t.points;
-            }
+            totalPoints += _trainers[taskId][trainers[i]].points;
         }
-        uint256 slashPaid;
         for (uint256 i = 0; i < n; ++i) {
             address account = trainers[i];
             TrainerView storage t = _trainers[taskId][account];
-            bool isSlashed = t.strikes >= task.config.strikesToSlash;
             if (totalPoints > 0 && t.points > 0) {
                 uint256 share = Math.mulDiv(pool, t.points, totalPoints);
                 rewardPaid += share;
                 _credit(taskId, task, account, share, CreditKind.Reward);
             }
-            if (!isSlashed) {
+            if (t.strikes >= strikesToSlash) {
+                slashed += stake;
+                emit StakeSlashed(taskId, account, stake, t.strikes);
+            } else {
                 _credit(taskId, task, account, stake, CreditKind.StakeReturned);
-                if (slashed > 0 && honestPoints > 0 && t.points > 0) {
-                    uint256 slashShare = Math.mulDiv(slashed, t.points, honestPoints);
-                    slashPaid += slashShare;
-                    _credit(taskId, task, account, slashShare, CreditKind.SlashShare);
-                }
             }
         }
-        dust = (pool - rewardPaid) + (slashed - slashPaid);
+        _credit(taskId, task, SLASH_SINK, slashed, CreditKind.Slashed);
+        dust = pool - rewardPaid;
         _credit(taskId, task, task.owner, dust, CreditKind.Dust);
     }
 

@@ -158,6 +158,10 @@ class Marketplace:
     def total_credits(self) -> int:
         return int(self._call("totalCredits"))
 
+    def slash_sink(self) -> str:
+        """The address slashed stakes are credited to (``SLASH_SINK``; nobody can withdraw them)."""
+        return Web3.to_checksum_address(self._call("SLASH_SINK"))
+
     def balance(self) -> int:
         """Wei the contract holds."""
         return int(self.web3.eth.get_balance(self.address))

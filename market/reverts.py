@@ -63,6 +63,9 @@ _MESSAGES: dict[str, Callable[[dict], str]] = {
     "MarketplaceAlreadySubmitted": lambda a: (
         f"{a['trainer']} already submitted an update for task {a['taskId']} round {a['round']}"),
     "MarketplaceInvalidDigest": lambda a: "the update digest is zero: pass the keccak256 of the stored bytes",
+    "MarketplaceDuplicateDigest": lambda a: (
+        f"{a['submittedBy']} already submitted the digest 0x{a['digest'].hex()} in task {a['taskId']} "
+        f"round {a['round']}: a copied envelope is refused; encrypt the update afresh for a digest of its own"),
     "MarketplaceSubmissionsStillOpen": lambda a: (
         f"submissions for task {a['taskId']} round {a['round']} stay open until {when(a['deadline'])} "
         "unless every trainer submitted"),

@@ -7,6 +7,9 @@ from enum import IntEnum
 from typing import Any
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+SLASH_SINK = "0x000000000000000000000000000000000000dEaD"
+"""``Marketplace.SLASH_SINK``: slashed stakes are credited here (``CreditKind.SLASHED``), to an
+address nobody holds a key to; no party of a task gains from a trainer's slashing."""
 
 
 class TaskState(IntEnum):
@@ -28,8 +31,12 @@ class CreditKind(IntEnum):
     REWARD = 0
     STAKE_RETURNED = 1
     SLASH_SHARE = 2
+    """No longer credited (slashed stakes go to :data:`SLASH_SINK` as ``SLASHED``); kept so the
+    kinds keep their numbers."""
     REFUND = 3
     DUST = 4
+    SLASHED = 5
+    """Slashed stakes, credited only to :data:`SLASH_SINK`."""
 
 
 def bits_to_mask(bits: list[bool] | tuple[bool, ...]) -> int:
@@ -59,7 +66,8 @@ class TaskConfig:
     rounds: int = 1
     min_trainers: int = 1
     max_trainers: int = 16
-    strikes_to_slash: int = 1
+    strikes_to_slash: int = 2
+    """Rounds with a proven flag after which the stake is slashed (rejections never count)."""
 
     def to_abi(self) -> tuple:
         key = self.aggregator_key

@@ -33,10 +33,18 @@ from trainers.exceptions import DeviceUnavailable, ModelError, TrainerError
 from trainers.models import build_model, load_state, state_to_numpy, torch_dtype
 
 __all__ = ["LocalMetrics", "LocalResult", "apply_update", "compute_update", "evaluate", "pick_device",
-           "train_local", "update_norm"]
+           "torch_threads", "train_local", "update_norm"]
 
 _RESIDENT_BYTES = 512 << 20
 """Data sets up to this size are moved to the device once; larger ones batch by batch."""
+
+
+def torch_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads (None or 0: leave them); returns the count in use. The
+    benchmarks call this rather than torch, which only ``trainers`` imports."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
 
 
 def pick_device(requested: str | torch.device | None = None) -> torch.device:

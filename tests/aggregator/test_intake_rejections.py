@@ -81,13 +81,14 @@ def test_bad_submission_is_rejected_with_its_reason_and_audited(tmp_path, reason
     # Execute
     assert agg.step() == NodeAction(ActionKind.PUBLISHED, 0)
 
-    # Assert: rejected with the reason, scored 0, a strike; evidence revealed unless digest was wrong
+    # Assert: rejected with the reason, scored 0, no strike (a rejection is not proven); evidence
+    # revealed unless the digest was wrong
     outcome = agg.rounds[0]
     intake = outcome.intakes[3]
     assert intake.reason == reason
     assert outcome.publication.rejections == [False, False, False, True]
     assert outcome.publication.scores[3] == 0
-    assert task.market.get_trainer(task.task_id, task.trainers[3].address).strikes == 1
+    assert task.market.get_trainer(task.task_id, task.trainers[3].address).strikes == 0
     revealed = task.market.events("EvidenceKeyRevealed", taskId=task.task_id)
     if reason == "wrong-digest":
         assert revealed == []

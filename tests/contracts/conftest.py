@@ -131,18 +131,16 @@ def event_names(result: TxResult) -> list[str]:
 
 
 def settlement(pool: int, points: Sequence[int], slashed: Sequence[bool], stake: int) -> dict:
-    """Python model of ``Marketplace._settle``: reward shares, slash shares, stakes back, dust."""
+    """Python model of ``Marketplace._settle``: reward shares by points (a slashed trainer keeps
+    its share), stakes back to the unslashed, slashed stakes to the sink, the reward's dust to the
+    owner."""
     total = sum(points)
-    honest = sum(p for p, s in zip(points, slashed) if not s)
     slashed_wei = stake * sum(slashed)
     rewards = [pool * p // total if total else 0 for p in points]
-    slash_shares = [
-        (slashed_wei * p // honest if (not s and honest and slashed_wei) else 0) for p, s in zip(points, slashed)
-    ]
     stakes = [0 if s else stake for s in slashed]
-    dust = (pool - sum(rewards)) + (slashed_wei - sum(slash_shares))
-    return {"rewards": rewards, "slash_shares": slash_shares, "stakes": stakes, "dust": dust,
-            "slashed": slashed_wei, "reward_paid": sum(rewards)}
+    dust = pool - sum(rewards)
+    return {"rewards": rewards, "stakes": stakes, "dust": dust, "slashed": slashed_wei, "sink": slashed_wei,
+            "reward_paid": sum(rewards)}
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.types import CreditKind, TaskState
+from market.types import SLASH_SINK, CreditKind, TaskState
 from tests.contracts.conftest import STAKE, assert_money_conserved, credits_by_kind, event_names, settlement
 
 
@@ -91,10 +91,13 @@ def test_abort_settles_slashed_stakes_like_finalize(drive, market, actors):
     # Execute
     flow.abort()
 
-    # Assert: half the reward earned, all to trainer 0, plus trainer 1's stake
-    assert market.credit_of(flow.trainers[0].address) == 500 + STAKE + STAKE
+    # Assert: half the reward earned, all to trainer 0; trainer 1's stake to the sink, not to
+    # trainer 0 nor to the owner
+    assert market.credit_of(flow.trainers[0].address) == 500 + STAKE
     assert market.credit_of(flow.trainers[1].address) == 0
     assert market.credit_of(actors.owner.address) == 500
+    assert market.credit_of(SLASH_SINK) == STAKE
+    assert_money_conserved(market, [flow.task_id])
 
 
 def test_abort_reverts_before_publish_deadline(drive, market, actors, reverts):

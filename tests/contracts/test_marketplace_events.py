@@ -44,23 +44,23 @@ def test_events_whole_task_emits_one_event_per_state_change(drive, market, actor
     ]
     assert event_names(reveal) == ["EvidenceKeyRevealed"]
     assert event_names(withdraw) == ["Withdrawn"]
-    # points 4 and 2; trainer 1 is slashed (one strike) and its stake goes to trainer 0
+    # points 4 and 2; trainer 1's rejection is no strike: it keeps its stake
     first, second = (t.address for t in flow.trainers)
     reward_first, reward_second = REWARD * 4 // 6, REWARD * 2 // 6
     assert credits_by_kind(flow.results[-1]) == [
         (first, reward_first, CreditKind.REWARD),
         (first, STAKE, CreditKind.STAKE_RETURNED),
-        (first, STAKE, CreditKind.SLASH_SHARE),
         (second, reward_second, CreditKind.REWARD),
+        (second, STAKE, CreditKind.STAKE_RETURNED),
         (actors.owner.address, REWARD - reward_first - reward_second, CreditKind.DUST),
     ]
 
 
 def test_events_log_holds_every_declared_event(drive, make_task, market, actors):
-    # Prepare / Execute: one finished task (with a transcript, an evidence key and a withdrawal),
-    # one cancelled, one aborted
-    flow = drive("committed", rounds=1)
-    flow.publish(0, scores=[1, 0], rejections=[1], transcript="bafy-transcript")
+    # Prepare / Execute: one finished task (with a transcript, an evidence key, a slashed stake and
+    # a withdrawal), one cancelled, one aborted
+    flow = drive("committed", trainers=3, rounds=1)
+    flow.publish(0, scores=[1, 0, 0], flags=[2], rejections=[1], transcript="bafy-transcript")
     market.reveal_evidence_key(actors.aggregator, flow.task_id, 0, flow.trainers[1].address, digest_of("k"))
     flow.finalize()
     market.withdraw(flow.trainers[0])

@@ -1,8 +1,8 @@
-"""Marketplace.finalize: pro-rata payout in integer math, dust, stakes, slashing."""
+"""Marketplace.finalize: pro-rata payout in integer math, dust, stakes, slashing to the sink."""
 
 from __future__ import annotations
 
-from market.types import CreditKind, TaskState
+from market.types import SLASH_SINK, CreditKind, TaskState
 from tests.contracts.conftest import MAX_SCORE, REWARD, STAKE, assert_money_conserved, credits_by_kind, settlement
 
 
@@ -79,40 +79,75 @@ def test_finalize_large_points_over_rounds_match_integer_model(drive, market, ac
     assert_money_conserved(market, [flow.task_id])
 
 
-def test_finalize_gives_slashed_stake_to_unslashed_trainers_by_points(drive, market, actors):
+def test_finalize_credits_slashed_stake_to_the_sink_not_to_trainers_or_owner(drive, market, actors):
     # Prepare: trainer 3 flagged (one strike slashes), the others score 1, 2, 3
     flow = drive("published", trainers=4, reward=1000, scores=[1, 2, 3, 0], flags=[3])
 
     # Execute
     result = flow.finalize()
 
-    # Assert
+    # Assert: the others get their reward share and their stake, nothing of the slashed stake
     model = settlement(1000, [1, 2, 3, 0], [False, False, False, True], STAKE)
-    assert model["slash_shares"][:3] == [STAKE // 6, STAKE * 2 // 6, STAKE * 3 // 6]
-    expected = [model["rewards"][i] + model["stakes"][i] + model["slash_shares"][i] for i in range(4)]
+    expected = [model["rewards"][i] + model["stakes"][i] for i in range(4)]
     assert _credits(market, flow) == expected
-    assert expected[3] == 0
-    assert market.credit_of(actors.owner.address) == model["dust"]
+    assert expected == [166 + STAKE, 333 + STAKE, 500 + STAKE, 0]
+    assert market.credit_of(actors.owner.address) == model["dust"] == 1
+    assert market.credit_of(actors.aggregator.address) == 0
+    assert market.credit_of(SLASH_SINK) == STAKE
     assert result.event("TaskFinalized") == {
         "taskId": flow.task_id, "rewardPaid": model["reward_paid"], "slashedStakes": STAKE, "dust": model["dust"],
     }
-    kinds = {kind for _, _, kind in credits_by_kind(result)}
-    assert CreditKind.SLASH_SHARE in kinds
+    assert result.event("StakeSlashed") == {"taskId": flow.task_id, "trainer": flow.trainers[3].address,
+                                            "amount": STAKE, "strikes": 1}
+    credits = credits_by_kind(result)
+    assert (SLASH_SINK, STAKE, CreditKind.SLASHED) in credits
+    assert all(kind != CreditKind.SLASH_SHARE for _, _, kind in credits)
+    assert [account for account, _, kind in credits if kind == CreditKind.SLASHED] == [SLASH_SINK]
     assert_money_conserved(market, [flow.task_id])
 
 
-def test_finalize_gives_slashed_stake_to_owner_when_no_unslashed_points(drive, market, actors):
+def test_finalize_slashed_events_in_order(drive, market, actors):
+    # Prepare: trainer 0 scores, trainer 1 flagged (slashed)
+    flow = drive("published", trainers=2, reward=10, scores=[3, 0], flags=[1])
+
+    # Execute
+    result = flow.finalize()
+
+    # Assert: per trainer reward / stake or slash, then the sink, then the owner's dust
+    assert [e["event"] for e in result.events] == [
+        "PaymentCredited", "PaymentCredited", "StakeSlashed", "PaymentCredited", "TaskFinalized"]
+    first = flow.trainers[0].address
+    assert credits_by_kind(result) == [
+        (first, 10, CreditKind.REWARD), (first, STAKE, CreditKind.STAKE_RETURNED),
+        (SLASH_SINK, STAKE, CreditKind.SLASHED),
+    ]
+
+
+def test_finalize_credits_slashed_stake_to_the_sink_when_nobody_has_points(drive, market, actors):
     # Prepare: trainer 1 flagged, trainer 0 accepted but scored 0
     flow = drive("published", scores=[0, 0], flags=[1])
 
     # Execute
     result = flow.finalize()
 
-    # Assert
+    # Assert: the owner gets its reward back and nothing of the stake
     assert _credits(market, flow) == [STAKE, 0]
-    assert market.credit_of(actors.owner.address) == REWARD + STAKE
+    assert market.credit_of(actors.owner.address) == REWARD
+    assert market.credit_of(SLASH_SINK) == STAKE
     assert result.event("TaskFinalized") == {"taskId": flow.task_id, "rewardPaid": 0, "slashedStakes": STAKE,
-                                             "dust": REWARD + STAKE}
+                                             "dust": REWARD}
+    assert_money_conserved(market, [flow.task_id])
+
+
+def test_finalize_sink_collects_across_tasks_and_can_never_be_withdrawn(drive, market, actors):
+    # Prepare / Execute: two tasks, one slashed trainer each
+    drive("finalized", scores=[1, 0], flags=[1])
+    drive("finalized", trainers=3, scores=[0, 1, 0], flags=[0, 2])
+
+    # Assert: three stakes in the sink, counted in totalCredits; the binding names the sink
+    assert market.slash_sink() == SLASH_SINK
+    assert market.credit_of(SLASH_SINK) == 3 * STAKE
+    assert market.total_credits() == market.balance()
 
 
 def test_finalize_slashed_trainer_keeps_points_of_earlier_rounds(drive, market, actors):
@@ -123,15 +158,16 @@ def test_finalize_slashed_trainer_keeps_points_of_earlier_rounds(drive, market, 
     # Execute
     flow.finalize()
 
-    # Assert: reward by points (3 : 5), trainer 0's stake to trainer 1, the only unslashed one with points
+    # Assert: reward by points (3 : 5); trainer 0's stake to the sink, not to trainer 1
     model = settlement(800, [3, 5], [True, False], STAKE)
     assert model["rewards"] == [300, 500]
-    assert _credits(market, flow) == [300, 500 + STAKE + STAKE]
+    assert _credits(market, flow) == [300, 500 + STAKE]
+    assert market.credit_of(SLASH_SINK) == STAKE
     assert market.credit_of(actors.owner.address) == model["dust"] == 0
 
 
-def test_finalize_counts_strikes_for_flags_and_rejections(drive, market, actors):
-    # Prepare: two strikes slash; trainer 0 flagged once; trainer 1 flagged, then rejected;
+def test_finalize_counts_strikes_for_proven_flags_only(drive, market, actors):
+    # Prepare: two strikes slash; trainer 0 flagged twice; trainer 1 flagged, then rejected;
     # trainer 2 rejected once for a missing sketch commitment
     flow = drive("published", trainers=3, rounds=3, reward=900, strikes_to_slash=2, scores=[0, 0, 2], flags=[0, 1])
     flow.run_round(scores=[1, 0, 2], rejections=[1])
@@ -139,21 +175,49 @@ def test_finalize_counts_strikes_for_flags_and_rejections(drive, market, actors)
     flow.close(2)
     flow.commit(2, flow.trainers[:2])
     flow.pass_sketch_deadline(2)
-    flow.publish(2, scores=[1, 0, 0], rejections=[2])
+    flow.publish(2, scores=[0, 1, 0], flags=[0], rejections=[2])
 
     # Execute
-    flow.finalize()
+    result = flow.finalize()
 
-    # Assert
+    # Assert: the rejections counted nothing; only trainer 0 reached two strikes
     standing = [market.get_trainer(flow.task_id, t.address) for t in flow.trainers]
-    assert [s.strikes for s in standing] == [1, 2, 1]
-    assert [s.points for s in standing] == [2, 0, 4]
-    model = settlement(900, [2, 0, 4], [False, True, False], STAKE)
-    expected = [model["rewards"][i] + model["stakes"][i] + model["slash_shares"][i] for i in range(3)]
+    assert [s.strikes for s in standing] == [2, 1, 0]
+    assert [s.points for s in standing] == [1, 1, 4]
+    model = settlement(900, [1, 1, 4], [True, False, False], STAKE)
+    expected = [model["rewards"][i] + model["stakes"][i] for i in range(3)]
     assert _credits(market, flow) == expected
-    assert expected[1] == 0  # trainer 1 lost its stake
+    assert expected[1] == 150 + STAKE  # trainer 1 kept its stake: one flag, one rejection
+    assert market.credit_of(SLASH_SINK) == STAKE
+    assert [e["args"]["trainer"] for e in result.events if e["event"] == "StakeSlashed"] == [flow.trainers[0].address]
     assert market.credit_of(actors.owner.address) == model["dust"]
     assert_money_conserved(market, [flow.task_id])
+
+
+def test_finalize_rejected_every_round_keeps_stake_and_strikes_nothing(drive, market, actors):
+    # Prepare: one strike would slash; trainer 1 is rejected in both rounds
+    flow = drive("published", trainers=2, rounds=2, reward=100, scores=[1, 0], rejections=[1])
+    flow.run_round(scores=[1, 0], rejections=[1])
+
+    # Execute
+    result = flow.finalize()
+
+    # Assert: no strike, no slashing, its stake back; the rejections earned it nothing
+    info = market.get_trainer(flow.task_id, flow.trainers[1].address)
+    assert (info.strikes, info.points) == (0, 0)
+    assert _credits(market, flow) == [100 + STAKE, STAKE]
+    assert market.credit_of(SLASH_SINK) == 0
+    assert "StakeSlashed" not in [e["event"] for e in result.events]
+    assert result.event("TaskFinalized")["slashedStakes"] == 0
+
+
+def test_finalize_zero_stake_slash_is_an_event_without_a_credit(drive, market, actors):
+    flow = drive("published", stake_wei=0, reward=10, scores=[1, 0], flags=[1])
+    result = flow.finalize()
+    assert result.event("StakeSlashed") == {"taskId": flow.task_id, "trainer": flow.trainers[1].address,
+                                            "amount": 0, "strikes": 1}
+    assert market.credit_of(SLASH_SINK) == 0
+    assert all(kind != CreditKind.SLASHED for _, _, kind in credits_by_kind(result))
 
 
 def test_finalize_by_anyone_returns_stakes_with_zero_stake_task(drive, market, actors):

@@ -96,6 +96,21 @@ def test_publish_round_flag_and_rejection_of_one_slot_is_one_strike(drive, marke
     assert market.get_trainer(flow.task_id, flow.trainers[1].address).points == 3
 
 
+def test_publish_round_rejection_adds_no_strike_flag_adds_one(drive, market):
+    # Prepare: three rounds; trainer 0 rejected every round, trainer 1 flagged every round
+    flow = drive("committed", trainers=3, rounds=3)
+
+    # Execute
+    flow.publish(0, scores=[0, 0, 2], flags=[1], rejections=[0])
+    for _ in range(2):
+        flow.run_round(scores=[0, 0, 2], flags=[1], rejections=[0])
+
+    # Assert
+    standing = [market.get_trainer(flow.task_id, t.address) for t in flow.trainers]
+    assert [s.strikes for s in standing] == [0, 3, 0]
+    assert [s.points for s in standing] == [0, 0, 6]
+
+
 def test_publish_round_early_once_every_submitter_committed(drive, market):
     # Prepare
     flow = drive("committed")
@@ -117,9 +132,10 @@ def test_publish_round_after_sketch_deadline_with_missing_commitment_rejected(dr
     # Execute
     flow.publish(0, scores=[4, 0], rejections=[1])
 
-    # Assert
+    # Assert: rejected, no points, and no strike (a rejection is not proven)
     assert flow.round(0).rejections == 0b10
-    assert market.get_trainer(flow.task_id, flow.trainers[1].address).strikes == 1
+    standing = market.get_trainer(flow.task_id, flow.trainers[1].address)
+    assert (standing.strikes, standing.points) == (0, 0)
 
 
 def test_publish_round_with_no_submissions(drive, market):

@@ -11,7 +11,13 @@ succeed, must revert, or is too close to a deadline to say. After every step:
 - a settled task holds nothing; an open or running one holds reward + stakes;
 - a call that reverted changed no contract state (views compared before and after) and, when the
   model said it must revert, mined nothing and cost nothing;
-- a call the model calls unauthorised or invalid reverted, and one it calls valid succeeded.
+- a call the model calls unauthorised or invalid reverted, and one it calls valid succeeded;
+- the money rules (no one profits from another's loss): strikes grow by exactly the round's
+  proven flags, never from a rejection; no credit is ever of kind SlashShare; slashed wei are
+  credited only to SLASH_SINK, exactly the stakes of the trainers the strike model says reached
+  strikesToSlash, and the sink holds exactly their sum; the owner is credited only refunds and
+  dust (never more than its reward), the aggregator (when not the owner) nothing, a trainer only
+  reward and its own stake; the same digest twice in a round is refused.
 
 The number of sequences and steps run is printed (``-s``) and written to ``out/stateful-stats.txt``.
 """
@@ -37,7 +43,7 @@ from hypothesis.stateful import (
 
 from market.exceptions import ContractRevert, TransactionFailed
 from market.marketplace import Marketplace
-from market.types import RoundPublication, TaskConfig, TaskState
+from market.types import SLASH_SINK, CreditKind, RoundPublication, TaskConfig, TaskState
 from tests.contracts.conftest import FIELD, MAX_SCORE, ZERO_ADDRESS, actors_of, hash_proof
 
 OUT = Path(__file__).resolve().parents[2] / "out" / "stateful-stats.txt"
@@ -110,6 +116,10 @@ class MarketMachine(RuleBasedStateMachine):
         self.states: dict[int, TaskState] = {}
         self.paid_in = 0
         self.withdrawn = 0
+        self.results: list = []  # successful calls' results since the last invariant check
+        self.strikes: dict[tuple[int, str], int] = {}  # the model: proven flags per (task, trainer)
+        self.owner_credited: Counter = Counter()  # task → wei credited to its owner
+        self.sink_expected = 0
         self.last = self._snapshot()
         self.fresh = False
         STATS["sequences"] += 1
@@ -143,6 +153,7 @@ class MarketMachine(RuleBasedStateMachine):
                 "tasks": tasks,
                 "rounds": rounds,
                 "credits": tuple(market.credit_of(a.address) for a in self.accounts),
+                "sink": market.credit_of(SLASH_SINK),
                 "total_credits": market.total_credits(),
                 "balance": market.balance(),
             },
@@ -198,6 +209,7 @@ class MarketMachine(RuleBasedStateMachine):
         assert expect is not False, f"{name} should have reverted (unauthorised or invalid) but succeeded"
         CALLS[f"{name} ok"] += 1
         self.last, self.fresh = None, False
+        self.results.append(result[1] if isinstance(result, tuple) else result)
         return result
 
     # --- actions: predict, call, check (shared by the random rules and `progress`) -----------
@@ -282,6 +294,12 @@ class MarketMachine(RuleBasedStateMachine):
         round_ = max(0, info.current_round + offset)
         members = self.market.get_trainers(task_id)
         sub = self.market.get_submission(task_id, info.current_round, caller.address)
+        if bad == "duplicate digest":  # copy another trainer's digest of this round, when there is one
+            taken = [d for m in members if m != caller.address
+                     if (d := self.market.get_submission(task_id, info.current_round, m).update_digest) != bytes(32)]
+            digest = taken[0] if taken else digest
+            bad = "duplicate digest" if taken else None
+            STATS["duplicate digests tried"] += bool(taken)
         expect = all_of(
             current is not None,
             round_ == info.current_round,
@@ -304,6 +322,7 @@ class MarketMachine(RuleBasedStateMachine):
             current is not None and not current.closed,
             any_of(self._after(current.submission_deadline), current.submissions == info.trainer_count)
             if current else False,
+            self._not_after(current.publish_deadline) if current else False,  # else only abort is left
         )
         self._attempt("closeSubmissions", expect, lambda: self.market.close_submissions(caller, task_id, round_))
 
@@ -462,7 +481,7 @@ class MarketMachine(RuleBasedStateMachine):
         self._cancel(self._task(data, {TaskState.OPEN}), self._caller(data, None))
 
     @rule(data=st.data(), offset=st.sampled_from([0] * 3 + [1, -1]),
-          bad=st.sampled_from([None] * 4 + ["empty cid", "zero digest"]))
+          bad=st.sampled_from([None] * 4 + ["empty cid", "zero digest", "duplicate digest"]))
     def submit_update(self, data, offset, bad):
         self._submit(self._task(data, {TaskState.TRAINING}), self._caller(data, None), offset, bad)
 
@@ -562,7 +581,9 @@ class MarketMachine(RuleBasedStateMachine):
             waiting = [self._account(m) for m, sub in subs.items() if not sub.submitted]
             if waiting and self._not_after(current.submission_deadline) and data.draw(
                     st.sampled_from([True] * 4 + [False]), label="submit"):
-                return self._submit(task_id, waiting[0])
+                # now and then the trainer first tries to copy another's digest (refused when there is one)
+                copy = data.draw(st.sampled_from([None] * 5 + ["duplicate digest"]), label="copy a digest")
+                return self._submit(task_id, waiting[0], bad=copy)
             if not waiting or self._after(current.submission_deadline):
                 return self._close(task_id, self.outsider)
             self.chain.increase_time(SUBMISSION_WINDOW)
@@ -596,7 +617,6 @@ class MarketMachine(RuleBasedStateMachine):
         self.states = {t: info.state for t, info in tasks.items()}
         held = sum(info.held_wei for info in tasks.values())
         assert contract["balance"] == held + contract["total_credits"]
-        assert sum(contract["credits"]) == contract["total_credits"]
         assert self.paid_in == self.withdrawn + contract["balance"]
         assert contract["task_count"] == len(self.tasks)
         for info in tasks.values():
@@ -604,6 +624,68 @@ class MarketMachine(RuleBasedStateMachine):
                 assert info.held_wei == 0, f"settled task {info.task_id} still holds {info.held_wei}"
             else:
                 assert info.held_wei == info.reward_wei + info.trainer_count * info.config.stake_wei
+        assert sum(contract["credits"]) + contract["sink"] == contract["total_credits"]
+
+    @invariant()
+    def no_one_profits_from_another_loss(self):
+        results, self.results = self.results, []
+        settled = False
+        for result in results:
+            for event in result.events:
+                name, args = event["event"], event["args"]
+                if name == "RoundPublished":
+                    self._check_strikes(args["taskId"], args["flags"], args["rejections"])
+                elif name in ("TaskFinalized", "TaskAborted"):
+                    self._check_slashing(args["taskId"], result.events)
+                    settled = True
+                elif name == "PaymentCredited":
+                    self._check_credit(args)
+        if settled:
+            assert self.market.credit_of(SLASH_SINK) == self.sink_expected, "the sink holds other than slashed stakes"
+
+    def _check_strikes(self, task_id, flags, rejections):
+        """Strikes grew by exactly the published flags: a rejection alone adds none."""
+        for slot, address in enumerate(self.market.get_trainers(task_id)):
+            key = (task_id, address)
+            before = self.strikes.get(key, 0)
+            flagged, rejected = bool(flags >> slot & 1), bool(rejections >> slot & 1)
+            self.strikes[key] = before + flagged
+            strikes = self.market.get_trainer(task_id, address).strikes
+            assert strikes == self.strikes[key], (
+                f"task {task_id} slot {slot}: strikes {before} -> {strikes} (flagged {flagged}, rejected {rejected})")
+            if rejected and not flagged:
+                STATS["rejections without a strike"] += 1
+
+    def _check_slashing(self, task_id, events):
+        """Exactly the trainers with strikesToSlash proven flags were slashed, their stakes all to the sink."""
+        info = self.market.get_task(task_id)
+        members = self.market.get_trainers(task_id)
+        slashed = [m for m in members if self.strikes.get((task_id, m), 0) >= info.config.strikes_to_slash]
+        stake_slashed = [e["args"]["trainer"] for e in events
+                         if e["event"] == "StakeSlashed" and e["args"]["taskId"] == task_id]
+        assert stake_slashed == slashed, f"task {task_id}: slashed {stake_slashed}, the strike model says {slashed}"
+        to_sink = sum(e["args"]["amount"] for e in events if e["event"] == "PaymentCredited"
+                      and e["args"]["taskId"] == task_id and e["args"]["kind"] == CreditKind.SLASHED)
+        assert to_sink == info.config.stake_wei * len(slashed)
+        self.sink_expected += to_sink
+        if slashed:
+            STATS["slashings"] += 1
+
+    def _check_credit(self, args):
+        account, amount, kind, task_id = args["account"], args["amount"], CreditKind(args["kind"]), args["taskId"]
+        assert kind is not CreditKind.SLASH_SHARE, f"a slash share was credited to {account}"
+        assert (kind is CreditKind.SLASHED) == (account == SLASH_SINK), f"{kind.name} credited to {account}"
+        info = self.market.get_task(task_id)
+        if account == info.owner:  # (the owner may be the aggregator too: then it is paid as the owner)
+            assert kind in (CreditKind.REFUND, CreditKind.DUST), f"the owner was credited {kind.name}"
+            self.owner_credited[task_id] += amount
+            assert self.owner_credited[task_id] <= info.reward_wei, "the owner got more than its reward back"
+        elif account == info.config.aggregator:
+            raise AssertionError(f"the aggregator of task {task_id} was credited {amount} ({kind.name})")
+        elif account != SLASH_SINK:
+            assert kind in (CreditKind.REWARD, CreditKind.STAKE_RETURNED), f"trainer {account} credited {kind.name}"
+            if kind is CreditKind.STAKE_RETURNED:
+                assert amount == info.config.stake_wei
 
 
 def _mask(bits_):
@@ -643,7 +725,9 @@ def test_marketplace_random_sequences_conserve_money_and_authority(contracts_bas
     # Assert: the sequences reached every kind of call, and both outcomes
     elapsed = time.monotonic() - started
     report = {"sequences": STATS["sequences"], "steps": STATS["steps"], "required_reverts": STATS["required reverts"],
-              "seconds": round(elapsed, 1), "calls": dict(sorted(CALLS.items()))}
+              "seconds": round(elapsed, 1), "calls": dict(sorted(CALLS.items())),
+              "money_rules": {k: STATS[k] for k in ("rejections without a strike", "slashings",
+                                                    "duplicate digests tried")}}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nstateful: {report['sequences']} sequences, {report['steps']} steps in {elapsed:.0f} s "
@@ -654,3 +738,5 @@ def test_marketplace_random_sequences_conserve_money_and_authority(contracts_bas
         assert CALLS[f"{name} ok"] > 0, f"no successful {name} in any sequence: {report}"
         assert CALLS[f"{name} reverted"] > 0, f"no reverted {name} in any sequence: {report}"
     assert CALLS["finalize ok"] + CALLS["abort ok"] + CALLS["cancel ok"] > 0
+    for name, count in report["money_rules"].items():  # the money-rule invariants met their cases
+        assert count > 0, f"no sequence reached '{name}': {report}"

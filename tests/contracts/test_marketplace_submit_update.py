@@ -1,4 +1,5 @@
-"""Marketplace.submitUpdate: one update per trainer per round, inside the submission window."""
+"""Marketplace.submitUpdate: one update per trainer per round, inside the submission window, no digest twice in a
+round."""
 
 from __future__ import annotations
 
@@ -96,6 +97,40 @@ def test_submit_update_reverts_when_submitting_twice(drive, market, reverts):
     with reverts("MarketplaceAlreadySubmitted", taskId=flow.task_id, round=0, trainer=flow.trainers[0].address):
         market.submit_update(flow.trainers[0], flow.task_id, 0, "bafy-other", digest_of("other"))
     assert flow.round(0).submissions == 1
+
+
+def test_submit_update_reverts_on_a_digest_another_trainer_submitted_this_round(drive, market, reverts):
+    # Prepare: trainer 0 submitted; trainer 1 copies its envelope (same CID and digest)
+    flow = drive("started", trainers=3)
+    digest = digest_of("envelope", 0)
+    market.submit_update(flow.trainers[0], flow.task_id, 0, "bafy-envelope", digest)
+
+    # Execute / Assert
+    with reverts("MarketplaceDuplicateDigest", taskId=flow.task_id, round=0, digest=digest,
+                 submittedBy=flow.trainers[0].address) as info:
+        market.submit_update(flow.trainers[1], flow.task_id, 0, "bafy-envelope", digest)
+    assert "already submitted the digest" in str(info.value)
+    assert not market.get_submission(flow.task_id, 0, flow.trainers[1].address).submitted
+    assert flow.round(0).submissions == 1
+    # the copier may still submit a digest of its own
+    market.submit_update(flow.trainers[1], flow.task_id, 0, "bafy-own", digest_of("own", 1))
+    assert flow.round(0).submissions == 2
+
+
+def test_submit_update_same_digest_in_another_round_or_task_is_accepted(drive, market):
+    # Prepare: the digest is refused only within one round of one task
+    flow = drive("published", rounds=2, trainers=2)
+    other = drive("started", trainers=2)
+    digest = digest_of(flow.task_id, 0, flow.trainers[0].address)  # trainer 0's round-0 digest
+    assert market.get_submission(flow.task_id, 0, flow.trainers[0].address).update_digest == digest
+
+    # Execute: trainer 1 reuses it in round 1, and in another task
+    market.submit_update(flow.trainers[1], flow.task_id, 1, "bafy-next", digest)
+    market.submit_update(other.trainers[1], other.task_id, 0, "bafy-other", digest)
+
+    # Assert
+    assert market.get_submission(flow.task_id, 1, flow.trainers[1].address).update_digest == digest
+    assert market.get_submission(other.task_id, 0, other.trainers[1].address).update_digest == digest
 
 
 @pytest.mark.parametrize("length", [0, MAX_CID_LENGTH + 1])

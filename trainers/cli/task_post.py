@@ -64,8 +64,9 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
 @click.option("--submission-window", type=DURATION, default="1h", show_default=True)
 @click.option("--sketch-window", type=DURATION, default="10m", show_default=True)
 @click.option("--publish-grace", type=DURATION, default="1h", show_default=True)
-@click.option("--strikes-to-slash", type=int, default=1, show_default=True,
-              help="Rounds flagged or rejected after which a trainer's stake is slashed.")
+@click.option("--strikes-to-slash", type=int, default=2, show_default=True,
+              help="Rounds with a proven flag after which a trainer's stake is slashed (to a burn address); "
+                   "rejections never count.")
 @click.option("--verifier", default="auto", show_default=True,
               help="Round verifier address; 'auto' = the RoundVerifier `market deploy` recorded (trusted mode when "
                    "there is none); 'none' = trusted-aggregator mode (no proof checked).")
