@@ -2,7 +2,7 @@
 detectors against Flower's FedAvg, Krum, FedMedian and FedTrimmedAvg.
 
 Protocol. n trainers (default 10) on IID or Dirichlet(0.5) shares of the digits training split;
-the last ⌊f·n⌋ of them run one attack with the simulator's defaults (``trainers/attacks.py``),
+the last ⌊f·n⌋ of them run one attack with the simulator's defaults (``trainers/attacks/``),
 f ∈ {10 %, 30 %, 45 %}. There are seven *arms*: the market's pipeline with each detector
 (``provable``, ``multi_krum``, ``mud_hog``: intake → :func:`~aggregator.round_pipeline.assess_round`
 → FedAvg of the accepted updates), and Flower's four strategies' ``aggregate_fit``. Each arm
