@@ -11,7 +11,9 @@ Checks, per round:
 3. every rejection is backed: the evidence key revealed on chain opens that one envelope, and
    intake's own stages (:func:`aggregator.intake.open_envelope` and
    :func:`~aggregator.intake.check_sketch`, the code the aggregator ran) refuse it for the
-   stated reason (or the stored bytes miss the digest, or no sketch was committed);
+   stated reason (or the stored bytes miss the digest, or no sketch was committed); a rejected
+   trainer that contested (``RejectionContested``: its own envelope key on chain) gets the same
+   check with its key, so the audit shows each contest upheld (the rejection reproduces) or not;
 4. the provable rule (:func:`zk.protocol.rule.provable_round`, the same function
    the aggregator ran) over those sketches gives exactly the posted flags, scores and aggregate
    commitment;
@@ -137,6 +139,8 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
     task_id, round_, spec = public.task_id, public.round, public.spec
     revealed = {e["args"]["trainer"]: bytes(e["args"]["key"]) for e in market.events("EvidenceKeyRevealed", taskId=task_id)
                 if e["args"]["round"] == round_}
+    contested = {e["args"]["trainer"]: bytes(e["args"]["key"]) for e in market.events("RejectionContested", taskId=task_id)
+                 if e["args"]["round"] == round_}
     rejections = mask_to_bits(public.info.rejections, len(public.trainers))
     sketches: list[list[int] | None] = [None] * len(public.trainers)
     checks = dict(param_spec=param_spec(spec.model, dtype=spec.training.dtype), task_id=task_id, round_=round_,
@@ -157,9 +161,14 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
             audit.add(f"slot {slot}: sketch opens the trainer's commitment", opens)
             sketches[slot] = sketch if opens else None
             continue
+        envelope = storage.get(sub.update_cid)
         audit.add(f"slot {slot}: rejection ({row.verdict}) reproduces",
-                  *_check_rejection(storage.get(sub.update_cid), sub, row, revealed.get(trainer),
+                  *_check_rejection(envelope, sub, row, revealed.get(trainer) or contested.get(trainer),
                                     {**checks, "trainer": trainer}))
+        if trainer in contested:
+            upheld, detail = _check_rejection(envelope, sub, row, contested[trainer], {**checks, "trainer": trainer})
+            audit.add(f"slot {slot}: the trainer's contest is answered (rejection upheld with its own key)",
+                      upheld, detail)
     return sketches
 
 

@@ -151,7 +151,12 @@ class AggregatorNode:
         if phase is RoundPhase.JOINING:
             return NodeAction(ActionKind.WAITING, detail="start")
         if phase is RoundPhase.FINALIZABLE:
-            result = self.market.finalize(self.account, self.task_id)
+            try:
+                result = self.market.finalize(self.account, self.task_id)
+            except ContractRevert as exc:
+                if exc.name == "MarketplaceContestWindowOpen":  # rejected trainers may still contest
+                    return NodeAction(ActionKind.WAITING, detail=f"the contest window (until {exc.args_by_name['until']})")
+                raise
             self.log(f"task {self.task_id} finalized (gas {result.gas_used:,})")
             return NodeAction(ActionKind.FINALIZED)
         assert round_ is not None and info is not None

@@ -60,8 +60,10 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
     console.print(_rounds_table(result))
     console.print(_trainers_table(result))
     paid = sum(t.payout_wei for t in result.trainers)
-    console.print(f"reward {ether(result.reward_wei)}: paid {paid} wei + dust {result.dust_wei} wei = "
-                  f"{paid + result.dust_wei} wei ({'exact' if paid + result.dust_wei == result.reward_wei else 'MISMATCH'})")
+    total = paid + result.withheld_wei + result.dust_wei
+    console.print(f"reward {ether(result.reward_wei)}: paid {paid} wei + withheld for rejected/flagged slots "
+                  f"{result.withheld_wei} wei + dust {result.dust_wei} wei = {total} wei "
+                  f"({'exact' if total == result.reward_wei else 'MISMATCH'})")
     console.print(f"final accuracy on the digits test split: [bold]{result.final_accuracy:.3f}[/]  "
                   f"({result.seconds:.0f}s on {result.chain}; contract holds {result.contract_balance_after} wei)")
     _save(result, out_dir, json_path)

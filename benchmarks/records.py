@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_ATTACKS", "DEFAULT_UNRELIABLE", "DEMO_RESULT_VERSION", "Audi
 
 DEFAULT_ATTACKS = ("sign_flip:scale=3", "gaussian_noise:sigma=0.5")
 DEFAULT_UNRELIABLE = ("unreliable:noisy_labels=0.8",)
-DEMO_RESULT_VERSION = 1
+DEMO_RESULT_VERSION = 2
 """Version of the :class:`DemoResult` JSON document."""
 
 
@@ -146,6 +146,8 @@ class DemoResult:
     reward_wei: int
     dust_wei: int
     slash_dust_wei: int
+    withheld_wei: int
+    """The rounds' reserves for rejected and flagged slots, credited to the sink."""
     final_accuracy: float
     rounds: list[RoundRow]
     trainers: list[TrainerRow]
@@ -164,7 +166,8 @@ class DemoResult:
         """The JSON document ``market demo --json`` writes (``gas`` stays out, as it always has)."""
         return {
             "version": self.version, "task_id": self.task_id, "chain": self.chain, "reward_wei": self.reward_wei,
-            "dust_wei": self.dust_wei, "slash_dust_wei": self.slash_dust_wei, "final_accuracy": self.final_accuracy,
+            "dust_wei": self.dust_wei, "slash_dust_wei": self.slash_dust_wei, "withheld_wei": self.withheld_wei,
+            "final_accuracy": self.final_accuracy,
             "rounds": [r.to_json() for r in self.rounds], "trainers": [t.to_json() for t in self.trainers],
             "owner_refund_wei": self.owner_refund_wei, "contract_balance_after": self.contract_balance_after,
             "seconds": self.seconds,

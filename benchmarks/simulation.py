@@ -46,7 +46,7 @@ from market.marketplace import Marketplace
 from market.storage import EmbeddedStorage, KuboStorage, Storage
 from market.task_spec import TaskSpec
 from market.tracing import span, traced
-from market.types import CreditKind, TaskConfig, TaskInfo
+from market.types import SLASH_SINK, CreditKind, TaskConfig, TaskInfo
 from trainers.attacks import AttackPlan
 from trainers.models import model_to_bytes
 from trainers.node import TrainerNode
@@ -279,9 +279,12 @@ def _collect(parties: _Parties, task_id: int, spec: TaskSpec, task: DigitsTask, 
     slash_paid = sum(t.slash_share_wei for t in trainers)
     slashed = sum(t.stake_slashed_wei for t in trainers)
     assert reward_paid == int(finalized["rewardPaid"]), "reward credits disagree with TaskFinalized"
+    withheld = credits.get((SLASH_SINK, CreditKind.WITHHELD), 0)
+    refunded = credits.get((parties.owner.address, CreditKind.REFUND), 0)
     return DemoResult(
         task_id=task_id, chain=market.chain.describe(), reward_wei=info.reward_wei,
-        dust_wei=info.reward_wei - reward_paid, slash_dust_wei=slashed - slash_paid,
+        dust_wei=info.reward_wei - reward_paid - withheld - refunded, slash_dust_wei=slashed - slash_paid,
+        withheld_wei=withheld,
         final_accuracy=float(final_accuracy), rounds=rounds, trainers=trainers,
         owner_refund_wei=credits.get((parties.owner.address, CreditKind.DUST), 0),
         contract_balance_after=market.balance(), seconds=0.0,

@@ -17,6 +17,14 @@ pragma solidity ^0.8.24;
  * - only proven flags add strikes; `strikesToSlash` of them slash the trainer's stake;
  * - slashed stakes are credited to {Marketplace-SLASH_SINK}, an address nobody holds a key to,
  *   never to the owner, the aggregator or the other trainers;
+ * - each round pays its own budget (`reward / rounds`) when published: accepted trainers
+ *   `budget * score / Z` with `Z = sum(accepted scores) + withheldSlots * topScore`, where the
+ *   withheld slots are the round's rejected and flagged ones; their reserve (`topScore` each) is
+ *   credited to the sink as `Withheld`. So no account's pay grows because another slot was rejected
+ *   or flagged, as long as that slot would have scored at most the round's top accepted score;
+ * - a rejected trainer may contest (reveal its own envelope key) until `contestWindow` after the
+ *   last publication; a contest moves no money (the contract cannot judge it), it puts the
+ *   evidence on chain for `market audit`;
  * - the same update digest twice in one round is refused.
  */
 interface IMarketplace {
@@ -40,7 +48,8 @@ interface IMarketplace {
         SlashShare, // no longer credited: slashed stakes go to the sink (kept so the kinds keep their numbers)
         Refund, // escrow (or its unpaid part) back to the owner
         Dust, // integer-division remainder back to the owner
-        Slashed // slashed stakes, credited only to SLASH_SINK, which nobody can withdraw from
+        Slashed, // slashed stakes, credited only to SLASH_SINK, which nobody can withdraw from
+        Withheld // the reserve of rejected and flagged slots, credited only to SLASH_SINK
     }
 
     /**
@@ -59,6 +68,8 @@ interface IMarketplace {
      * @param maxTrainers cap on trainers (at most MAX_TRAINERS)
      * @param strikesToSlash a trainer flagged (by a proven flag) in this many rounds loses its stake to
      * the sink (>= 1); rejections never count
+     * @param contestWindow seconds after the last round's publication in which rejected trainers may
+     * still contest before anyone can {finalize} (0: finalize at once; contests stay possible until then)
      */
     struct TaskConfig {
         string specCid;
@@ -74,6 +85,7 @@ interface IMarketplace {
         uint16 minTrainers;
         uint16 maxTrainers;
         uint16 strikesToSlash;
+        uint32 contestWindow;
     }
 
     /// @notice A task as {getTask} returns it.
@@ -104,6 +116,9 @@ interface IMarketplace {
         uint256 rejections;
         uint256 aggregateCommitment;
         string globalModelCid;
+        uint64 publishedAt; // block time of publication, 0 before
+        uint256 withheld; // wei of the round's budget reserved for the sink at its settlement
+        uint256 contested; // bit i: slot i contested its rejection
     }
 
     /// @notice A trainer's standing in a task as {getTrainer} returns it.
@@ -111,7 +126,8 @@ interface IMarketplace {
         bool joined;
         uint16 slot;
         uint16 strikes; // rounds in which the trainer was flagged (proven); rejections never count
-        uint256 points;
+        uint256 points; // sum of its proven scores over the rounds (informational)
+        uint256 earned; // wei of reward earned so far, round by round; credited at settlement
     }
 
     /// @notice One trainer's submission in one round as {getSubmission} returns it.
@@ -213,6 +229,10 @@ interface IMarketplace {
     error MarketplaceRoundNotPublished(uint256 taskId, uint256 round);
     /// @notice Evidence keys may only be revealed for rejected submissions.
     error MarketplaceNotRejected(uint256 taskId, uint256 round, address trainer);
+    /// @notice finalize must wait until the contest window after the last publication has passed.
+    error MarketplaceContestWindowOpen(uint256 taskId, uint256 until);
+    /// @notice The trainer already contested this rejection.
+    error MarketplaceAlreadyContested(uint256 taskId, uint256 round, address trainer);
     /// @notice The account has no credit to withdraw.
     error MarketplaceNothingToWithdraw(address account);
     /// @notice Sending ether to the account failed; its credit is kept.
@@ -272,10 +292,16 @@ interface IMarketplace {
     event TranscriptRecorded(uint256 indexed taskId, uint256 indexed round, string transcriptCid);
     /// @notice The aggregator revealed the decryption key of a rejected submission as evidence.
     event EvidenceKeyRevealed(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 key);
+    /// @notice Round `round` paid `paid` wei of its `budget` to its accepted trainers (credited at
+    /// settlement), reserved `withheld` wei for its rejected and flagged slots (for the sink), and
+    /// `refunded` wei to the owner (only when nobody submitted).
+    event RoundSettled(uint256 indexed taskId, uint256 indexed round, uint256 budget, uint256 paid, uint256 withheld, uint256 refunded);
+    /// @notice A rejected trainer contested its rejection by revealing its own envelope key.
+    event RejectionContested(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 key);
     /// @notice `trainer` reached `strikes` proven flags (the task's strikesToSlash or more) and its
     /// stake of `amount` wei was credited to SLASH_SINK.
     event StakeSlashed(uint256 indexed taskId, address indexed trainer, uint256 amount, uint256 strikes);
-    /// @notice The task was settled after its last round: `rewardPaid` to trainers by points,
+    /// @notice The task was settled after its last round: `rewardPaid` to trainers (earned round by round),
     /// `slashedStakes` to SLASH_SINK, `dust` (the reward's undivided remainder) to the owner.
     event TaskFinalized(uint256 indexed taskId, uint256 rewardPaid, uint256 slashedStakes, uint256 dust);
     /// @notice The task was aborted because round `round` missed its publish deadline.

@@ -15,18 +15,25 @@ import {IRoundVerifier} from "./IRoundVerifier.sol";
  * round's sketch seed from randomness drawn after the updates were fixed), trainers
  * {commitSketch}, and the aggregator {publishRound}s flags, rejections and scores, checked by the
  * task's verifier against the commitments stored here. After the last round anyone may
- * {finalize}: every trainer is credited `reward * points / totalPoints`, stakes come back except
- * slashed ones, which are credited to {SLASH_SINK}; integer dust goes to the owner. If the
- * aggregator misses a publish deadline anyone may {abort}: the published rounds' share of the
- * reward is paid out the same way, the rest refunded. Money moves only through {withdraw} (pull
- * payments).
+ * {finalize}: every trainer is credited what it earned round by round, stakes come back except
+ * slashed ones, which are credited to {SLASH_SINK} with the rounds' withheld reserves; integer
+ * dust goes to the owner. If the aggregator misses a publish deadline anyone may {abort}: the
+ * published rounds are settled the same way, the unpublished rounds' budget refunded. Money
+ * moves only through {withdraw} (pull payments).
  *
  * Money rules: a rejection (which no proof covers) costs the rejected trainer that round's score
  * and no strike; only proven flags add strikes, and a trainer with `strikesToSlash` strikes loses
  * its stake to {SLASH_SINK}, never to the owner, the aggregator or the other trainers (each of
  * whom could otherwise profit from flags it helped cause). The same update digest twice in a
- * round is refused. WARNING: the reward share a rejected slot does not earn is still split pro
- * rata among the others' points (the per-round rule that removes this is not built yet).
+ * round is refused. Each round pays its own budget `reward / rounds` at publication
+ * ({_settleRound}): accepted slot i earns `budget * score_i / Z`, `Z = S + w * top` with S the sum
+ * of the accepted scores, top the largest, w the number of rejected or flagged slots. The w
+ * reserves go to {SLASH_SINK} (`Withheld`): a rejection or flag (neither of which the other
+ * trainers, the owner or the aggregator may profit from) never raises another account's pay
+ * above what it would be had the slot been accepted with any score up to `top`. A round nobody
+ * submitted to is refunded to the owner; a round with submissions but no positive score is
+ * withheld. A rejected trainer may {contestRejection} (moving no money: the contract cannot judge
+ * the envelope; the key on chain lets anyone re-run the intake).
  *
  * Invariant: `address(this).balance == sum(task.held) + sum(credits)` after every call
  * (the sink's credit included: it stays visible, and can never be withdrawn).
@@ -67,6 +74,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint256 rejections;
         uint256 aggregateCommitment;
         string globalModelCid;
+        uint64 publishedAt;
+        uint256 withheld;
+        uint256 contested;
     }
 
     struct Task {
@@ -78,6 +88,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint16 currentRound;
         uint16 publishedRounds;
         address[] trainers;
+        uint256 earnedTotal; // sum of the trainers' earned wei
+        uint256 withheldTotal; // sum of the rounds' withheld wei (for the sink)
+        uint256 refundedTotal; // budgets of rounds nobody submitted to (for the owner)
     }
 
     uint256 private _taskCount;
@@ -333,22 +346,35 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         r.rejections = rejections;
         r.aggregateCommitment = aggregateCommitment;
         r.globalModelCid = globalModelCid;
-        for (uint256 i = 0; i < task.trainers.length; ++i) {
-            TrainerView storage trainer = _trainers[taskId][task.trainers[i]];
-            if ((flags >> i) & 1 == 1) {
-                trainer.strikes += 1;
-            } else if (scores[i] > 0) {
-                trainer.points += scores[i];
-            }
-        }
+        r.publishedAt = uint64(block.timestamp);
         task.publishedRounds += 1;
         emit RoundPublished(taskId, round, globalModelCid, flags, rejections, scores, aggregateCommitment, verified);
         if (bytes(transcriptCid).length > 0) emit TranscriptRecorded(taskId, round, transcriptCid);
+        _settleRound(taskId, task, round, r, flags | rejections, scores);
         if (round + 1 < task.config.rounds) {
             _openRound(taskId, task, round + 1);
         } else {
             task.currentRound = uint16(round + 1);
         }
+    }
+
+    /**
+     * @notice Contests the caller's rejection in a published round by revealing its own envelope
+     * key (the trainer derived it when encrypting), so anyone can open the envelope and re-run the
+     * intake (`market audit`). Possible until the task is settled; {finalize} waits `contestWindow`
+     * after the last publication. A contest moves no money: the contract cannot tell a right
+     * rejection from a wrong one, and paying either side would let it profit from the other's loss.
+     * Emits a {RejectionContested} event.
+     */
+    function contestRejection(uint256 taskId, uint256 round, bytes32 key) external nonReentrant {
+        _requireState(taskId, TaskState.Training);
+        Round storage r = _rounds[taskId][round];
+        if (!r.published) revert MarketplaceRoundNotPublished(taskId, round);
+        TrainerView storage t = _trainers[taskId][msg.sender];
+        if (!t.joined || (r.rejections >> t.slot) & 1 == 0) revert MarketplaceNotRejected(taskId, round, msg.sender);
+        if ((r.contested >> t.slot) & 1 == 1) revert MarketplaceAlreadyContested(taskId, round, msg.sender);
+        r.contested |= uint256(1) << t.slot;
+        emit RejectionContested(taskId, round, msg.sender, key);
     }
 
     /**
@@ -379,6 +405,8 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (task.publishedRounds < task.config.rounds) {
             revert MarketplaceRoundsRemaining(taskId, task.publishedRounds, task.config.rounds);
         }
+        uint256 until = uint256(_rounds[taskId][task.config.rounds - 1].publishedAt) + task.config.contestWindow;
+        if (block.timestamp <= until && task.config.contestWindow > 0) revert MarketplaceContestWindowOpen(taskId, until);
         task.state = TaskState.Finished;
         (uint256 rewardPaid, uint256 slashed, uint256 dust) = _settle(taskId, task, task.reward);
         emit TaskFinalized(taskId, rewardPaid, slashed, dust);
@@ -386,9 +414,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
 
     /**
      * @notice Aborts a task whose aggregator missed the current round's publish deadline.
-     * Anyone may call it. Trainers are paid `reward * publishedRounds / rounds` pro rata to
-     * their points; the rest of the reward goes back to the owner; stakes are settled as in
-     * {finalize}.
+     * Anyone may call it. The published rounds are settled as in {finalize} (their budgets,
+     * `reward * publishedRounds / rounds`, were split at publication); the unpublished rounds'
+     * budget goes back to the owner; stakes are settled as in {finalize}.
      * Emits {TaskAborted} and {PaymentCredited} events.
      */
     function abort(uint256 taskId) external nonReentrant {
@@ -401,7 +429,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint256 earned = Math.mulDiv(task.reward, task.publishedRounds, task.config.rounds);
         uint256 unearned = task.reward - earned;
         (uint256 rewardPaid,, uint256 dust) = _settle(taskId, task, earned);
-        emit TaskAborted(taskId, round, msg.sender, rewardPaid, unearned + dust);
+        emit TaskAborted(taskId, round, msg.sender, rewardPaid, unearned + dust + task.refundedTotal);
         if (unearned > 0) _credit(taskId, task, task.owner, unearned, CreditKind.Refund);
     }
 
@@ -474,7 +502,10 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
             flags: r.flags,
             rejections: r.rejections,
             aggregateCommitment: r.aggregateCommitment,
-            globalModelCid: r.globalModelCid
+            globalModelCid: r.globalModelCid,
+            publishedAt: r.publishedAt,
+            withheld: r.withheld,
+            contested: r.contested
         });
     }
 
@@ -594,29 +625,74 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         }
     }
 
-    /// @dev Credits `pool` pro rata to points (a slashed trainer keeps the share of the points it
-    /// earned), stakes back to unslashed trainers, slashed stakes to SLASH_SINK (whoever has
-    /// points, and even when nobody has), the reward's dust to the owner.
+    /// @dev Settles round `round` at publication with its budget (`reward * (round + 1) / rounds -
+    /// reward * round / rounds`, so the budgets sum to the reward exactly): accepted slot i earns
+    /// `budget * score_i / Z` with `Z = S + w * top` (S the accepted scores' sum, top the largest,
+    /// w the withheld slots: `withheldMask` = rejected | flagged); the withheld slots' `w * top`
+    /// share is reserved for the sink. Z = 0: the budget is refunded when nobody submitted (the
+    /// chain shows nobody came), else withheld (nobody earned it and nobody may profit from that).
+    /// The rounding remainder stays in the pool as dust for the owner.
+    function _settleRound(
+        uint256 taskId,
+        Task storage task,
+        uint256 round,
+        Round storage r,
+        uint256 withheldMask,
+        uint256[] calldata scores
+    ) private {
+        uint256 rounds = task.config.rounds;
+        uint256 budget = Math.mulDiv(task.reward, round + 1, rounds) - Math.mulDiv(task.reward, round, rounds);
+        address[] storage trainers = task.trainers;
+        uint256 n = trainers.length;
+        uint256 total;
+        uint256 top;
+        uint256 w;
+        uint256 flags = r.flags;
+        for (uint256 i = 0; i < n; ++i) {
+            if ((flags >> i) & 1 == 1) _trainers[taskId][trainers[i]].strikes += 1; // proven flags only
+            total += scores[i];
+            if (scores[i] > top) top = scores[i];
+            if ((withheldMask >> i) & 1 == 1) ++w;
+        }
+        uint256 z = total + w * top;
+        uint256 paid;
+        uint256 withheld;
+        uint256 refunded;
+        if (z == 0) {
+            if (r.submissions == 0) refunded = budget;
+            else withheld = budget;
+        } else {
+            for (uint256 i = 0; i < n; ++i) {
+                if (scores[i] == 0) continue;
+                TrainerView storage t = _trainers[taskId][trainers[i]];
+                uint256 pay = Math.mulDiv(budget, scores[i], z);
+                t.points += scores[i];
+                t.earned += pay;
+                paid += pay;
+            }
+            withheld = Math.mulDiv(budget, w * top, z);
+        }
+        r.withheld = withheld;
+        task.earnedTotal += paid;
+        task.withheldTotal += withheld;
+        task.refundedTotal += refunded;
+        emit RoundSettled(taskId, round, budget, paid, withheld, refunded);
+    }
+
+    /// @dev Credits every trainer what it earned (a slashed trainer keeps it), stakes back to
+    /// unslashed trainers, slashed stakes and the withheld reserves to SLASH_SINK, refunds of
+    /// empty rounds and the dust of `pool` (the published rounds' budgets) to the owner.
     function _settle(uint256 taskId, Task storage task, uint256 pool)
         private
         returns (uint256 rewardPaid, uint256 slashed, uint256 dust)
     {
         address[] storage trainers = task.trainers;
-        uint256 n = trainers.length;
         uint256 stake = task.config.stake;
         uint256 strikesToSlash = task.config.strikesToSlash;
-        uint256 totalPoints;
-        for (uint256 i = 0; i < n; ++i) {
-            totalPoints += _trainers[taskId][trainers[i]].points;
-        }
-        for (uint256 i = 0; i < n; ++i) {
+        for (uint256 i = 0; i < trainers.length; ++i) {
             address account = trainers[i];
             TrainerView storage t = _trainers[taskId][account];
-            if (totalPoints > 0 && t.points > 0) {
-                uint256 share = Math.mulDiv(pool, t.points, totalPoints);
-                rewardPaid += share;
-                _credit(taskId, task, account, share, CreditKind.Reward);
-            }
+            _credit(taskId, task, account, t.earned, CreditKind.Reward);
             if (t.strikes >= strikesToSlash) {
                 slashed += stake;
                 emit StakeSlashed(taskId, account, stake, t.strikes);
@@ -624,8 +700,11 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
                 _credit(taskId, task, account, stake, CreditKind.StakeReturned);
             }
         }
+        rewardPaid = task.earnedTotal;
         _credit(taskId, task, SLASH_SINK, slashed, CreditKind.Slashed);
-        dust = pool - rewardPaid;
+        _credit(taskId, task, SLASH_SINK, task.withheldTotal, CreditKind.Withheld);
+        _credit(taskId, task, task.owner, task.refundedTotal, CreditKind.Refund);
+        dust = pool - rewardPaid - task.withheldTotal - task.refundedTotal;
         _credit(taskId, task, task.owner, dust, CreditKind.Dust);
     }
 

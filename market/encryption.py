@@ -152,6 +152,13 @@ def _split(envelope: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes]:
 @traced("encryption.encrypt")
 def encrypt_for_aggregator(plaintext: bytes, aggregator_public_key: bytes | str | X25519PublicKey) -> bytes:
     """Encrypt ``plaintext`` (an update package) to the aggregator; return the envelope."""
+    return encrypt_with_key(plaintext, aggregator_public_key)[0]
+
+
+def encrypt_with_key(plaintext: bytes, aggregator_public_key: bytes | str | X25519PublicKey) -> tuple[bytes, bytes]:
+    """Like :func:`encrypt_for_aggregator`, and also return the envelope's evidence key: the
+    trainer keeps it to contest a rejection (``contestRejection`` puts it on chain, and anyone
+    then opens this one envelope with :func:`decrypt_with_evidence_key`)."""
     if len(plaintext) > MAX_PLAINTEXT:
         raise MarketValueError(f"{len(plaintext)} bytes exceed one envelope's limit of {MAX_PLAINTEXT}")
     recipient = load_public_key(aggregator_public_key)
@@ -160,7 +167,7 @@ def encrypt_for_aggregator(plaintext: bytes, aggregator_public_key: bytes | str 
     key = _derive_key(ephemeral.exchange(recipient), ephemeral_public, public_key_bytes(recipient))
     nonce = os.urandom(NONCE_SIZE)
     header = MAGIC + bytes([VERSION]) + ephemeral_public + _key_commitment(key) + nonce
-    return header + ChaCha20Poly1305(key).encrypt(nonce, plaintext, header)
+    return header + ChaCha20Poly1305(key).encrypt(nonce, plaintext, header), key
 
 
 def evidence_key(envelope: bytes, private_key: X25519PrivateKey) -> bytes:

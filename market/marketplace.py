@@ -115,6 +115,11 @@ class Marketplace:
     def reveal_evidence_key(self, aggregator: LocalAccount, task_id: int, round_: int, trainer: str, key: bytes) -> TxResult:
         return self._transact(aggregator, "revealEvidenceKey", task_id, round_, trainer, _bytes32(key))
 
+    @traced("marketplace.contest_rejection")
+    def contest_rejection(self, trainer: LocalAccount, task_id: int, round_: int, key: bytes) -> TxResult:
+        """Contest the caller's rejection in a published round by revealing its own envelope key."""
+        return self._transact(trainer, "contestRejection", task_id, round_, _bytes32(key))
+
     def finalize(self, sender: LocalAccount, task_id: int) -> TxResult:
         return self._transact(sender, "finalize", task_id)
 

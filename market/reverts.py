@@ -108,7 +108,11 @@ _MESSAGES: dict[str, Callable[[dict], str]] = {
         f"task {a['taskId']} round {a['round']} may still be published until {when(a['deadline'])}: abort after that"),
     "MarketplaceRoundNotPublished": lambda a: f"task {a['taskId']} round {a['round']} is not published",
     "MarketplaceNotRejected": lambda a: (
-        f"{a['trainer']} was not rejected in task {a['taskId']} round {a['round']}: no evidence key to reveal"),
+        f"{a['trainer']} was not rejected in task {a['taskId']} round {a['round']}: no evidence key to reveal or rejection to contest"),
+    "MarketplaceContestWindowOpen": lambda a: (
+        f"task {a['taskId']} can be finalized after {a['until']} (unix time): rejected trainers may still contest"),
+    "MarketplaceAlreadyContested": lambda a: (
+        f"{a['trainer']} already contested its rejection in task {a['taskId']} round {a['round']}"),
     "MarketplaceNothingToWithdraw": lambda a: f"{a['account']} has nothing to withdraw",
     "MarketplaceTransferFailed": lambda a: (
         f"sending {ether(a['amount'])} to {a['account']} failed; the credit is kept: withdraw from an account "

@@ -37,6 +37,8 @@ class CreditKind(IntEnum):
     DUST = 4
     SLASHED = 5
     """Slashed stakes, credited only to :data:`SLASH_SINK`."""
+    WITHHELD = 6
+    """The reserve of the rounds' rejected and flagged slots, credited only to :data:`SLASH_SINK`."""
 
 
 def bits_to_mask(bits: list[bool] | tuple[bool, ...]) -> int:
@@ -68,6 +70,9 @@ class TaskConfig:
     max_trainers: int = 16
     strikes_to_slash: int = 2
     """Rounds with a proven flag after which the stake is slashed (rejections never count)."""
+    contest_window: int = 0
+    """Seconds after the last publication during which rejected trainers may still contest
+    before anyone can finalize (0: finalize at once)."""
 
     def to_abi(self) -> tuple:
         key = self.aggregator_key
@@ -76,17 +81,18 @@ class TaskConfig:
         return (
             self.spec_cid, self.aggregator, key, self.verifier, self.stake_wei, self.join_deadline,
             self.submission_window, self.sketch_window, self.publish_grace, self.rounds,
-            self.min_trainers, self.max_trainers, self.strikes_to_slash,
+            self.min_trainers, self.max_trainers, self.strikes_to_slash, self.contest_window,
         )
 
     @classmethod
     def from_abi(cls, raw: tuple) -> "TaskConfig":
         (spec_cid, aggregator, key, verifier, stake, join_deadline, sub_w, sketch_w, grace, rounds,
-         min_t, max_t, strikes) = raw
+         min_t, max_t, strikes, contest) = raw
         return cls(
             spec_cid=spec_cid, aggregator=aggregator, aggregator_key=bytes(key), verifier=verifier,
             stake_wei=stake, join_deadline=join_deadline, submission_window=sub_w, sketch_window=sketch_w,
             publish_grace=grace, rounds=rounds, min_trainers=min_t, max_trainers=max_t, strikes_to_slash=strikes,
+            contest_window=contest,
         )
 
 
@@ -127,6 +133,12 @@ class RoundInfo:
     rejections: int
     aggregate_commitment: int
     global_model_cid: str
+    published_at: int = 0
+    """Block time of the publication (0 before)."""
+    withheld: int = 0
+    """Wei of the round's budget reserved for the sink (rejected and flagged slots)."""
+    contested: int = 0
+    """Bit i: slot i contested its rejection."""
 
     @classmethod
     def from_abi(cls, raw: tuple) -> "RoundInfo":
@@ -139,6 +151,8 @@ class TrainerInfo:
     slot: int
     strikes: int
     points: int
+    earned: int = 0
+    """Wei of reward earned so far (round by round); credited when the task is settled."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ from market.cli.app import cli
 
 def _check_money(result):
     paid = sum(t.payout_wei for t in result.trainers)
-    assert paid + result.dust_wei == result.reward_wei  # to the wei
-    # everyone withdrew everything; only the slashed stakes stay, burned (credited to SLASH_SINK)
-    assert result.contract_balance_after == sum(t.stake_slashed_wei for t in result.trainers)
-    assert 0 <= result.dust_wei < len(result.trainers)
+    assert paid + result.withheld_wei + result.dust_wei == result.reward_wei  # to the wei
+    # everyone withdrew everything; only the slashed stakes and the withheld reserves stay,
+    # burned (credited to SLASH_SINK)
+    slashed = sum(t.stake_slashed_wei for t in result.trainers)
+    assert result.contract_balance_after == slashed + result.withheld_wei
+    assert 0 <= result.dust_wei <= (len(result.trainers) + 1) * len(result.rounds)
 
 
 def test_demo_on_the_embedded_chain(tmp_path):

@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 from eth_account.signers.local import LocalAccount
 
-from market.encryption import encrypt_for_aggregator, envelope_digest
+from market.encryption import encrypt_with_key, envelope_digest
 from market.exceptions import ContractRevert
 from market.marketplace import Marketplace
 from market.storage import Storage
 from market.task_spec import TaskSpec
-from market.types import TaskInfo
+from market.types import TaskInfo, TaskState
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
 from trainers.attacks import AttackPlan
 from trainers.data import Dataset, check_schema
@@ -82,6 +82,10 @@ class RoundRecord:
     sketch: list[int] = field(default_factory=list)
     commitment: int | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    outcome_checked: bool = False
+    """The round's publication was read (rejected or not)."""
+    contested: bool = False
+    """This trainer contested its rejection in the round."""
 
 
 @dataclass
@@ -116,6 +120,7 @@ class TrainerNode:
         seed: int = 0,
         progress: bool = False,
         holdout: float = 0.2,
+        contest: bool = True,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.market = market
@@ -128,6 +133,7 @@ class TrainerNode:
         self.seed = seed
         self.progress = progress
         self.holdout = holdout
+        self.contest = contest
         self.log = log or (lambda message: None)
         self.dir = Path(state_dir) / f"task{task_id}-{account.address}"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +162,10 @@ class TrainerNode:
     def _package_path(self, round_: int) -> Path:
         return self.dir / f"round{round_}.safetensors"
 
+    def _key_path(self, round_: int) -> Path:
+        """The envelope's evidence key (hex, mode 0600): revealed only to contest a rejection."""
+        return self.dir / f"round{round_}.envelope-key"
+
     # --- what the task says ----------------------------------------------------------------
     @property
     def spec(self) -> TaskSpec:
@@ -178,6 +188,9 @@ class TrainerNode:
         """Do what is due now (the phase comes from :func:`~zk.protocol.phase.round_phase`);
         return what was done."""
         task, round_, info, phase = observe_phase(self.market, self.task_id)
+        contested = self._contest_rejections(task)
+        if contested is not None:
+            return contested
         if phase is RoundPhase.ENDED:
             return NodeAction(ActionKind.FINISHED)
         if phase is RoundPhase.JOINING:
@@ -209,6 +222,34 @@ class TrainerNode:
         if record.stage is not RoundStage.COMMITTED:
             self._set_stage(record, RoundStage.COMMITTED)
         return NodeAction(ActionKind.WAITING, round_, "publication")
+
+    def _contest_rejections(self, task: TaskInfo) -> NodeAction | None:
+        """Once per published round this trainer submitted to: when the round rejected it,
+        contest by revealing its own envelope key (``contestRejection``, before the task is
+        settled). A contest moves no money; it puts the evidence on chain so that ``market audit``
+        shows whether the rejection was right."""
+        if task.state is not TaskState.TRAINING:
+            return None
+        for round_, record in sorted(self.rounds.items()):
+            if record.outcome_checked or record.stage is RoundStage.MISSED or round_ >= task.published_rounds:
+                continue
+            published = self.market.get_round(self.task_id, round_)
+            slot = self.market.get_trainer(self.task_id, self.account.address).slot
+            rejected = bool(published.rejections >> slot & 1)
+            record.outcome_checked = True
+            if rejected and self.contest and self._key_path(round_).exists():
+                key = bytes.fromhex(self._key_path(round_).read_text().strip())
+                try:
+                    self.market.contest_rejection(self.account, self.task_id, round_, key)
+                    record.contested = True
+                except ContractRevert as exc:
+                    self.log(f"round {round_}: contest refused: {exc}")
+                self._save_state()
+                if record.contested:
+                    self.log(f"round {round_}: rejected; contested with this trainer's envelope key")
+                    return NodeAction(ActionKind.CONTESTED, round_)
+            self._save_state()
+        return None
 
     def _set_stage(self, record: RoundRecord, stage: RoundStage) -> None:
         record.stage = stage
@@ -253,9 +294,12 @@ class TrainerNode:
                                                                   "epochs", "seconds", "device")},
         )
         package = build_update_package(delta, metadata)
-        envelope = encrypt_for_aggregator(package, task.config.aggregator_key)
+        envelope, key = encrypt_with_key(package, task.config.aggregator_key)
         self._package_path(round_).write_bytes(package)
         self._envelope_path(round_).write_bytes(envelope)
+        key_path = self._key_path(round_)
+        key_path.touch(mode=0o600)
+        key_path.write_text(key.hex())
         record = RoundRecord(round=round_, digest=envelope_digest(envelope).hex(), salt=salt, metrics=metrics)
         self.rounds[round_] = record
         self._save_state()

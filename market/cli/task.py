@@ -52,15 +52,16 @@ def show(ctx: CliContext, task_id: int) -> None:
     console.print(f"  reward {ether(t.reward_wei)}; stake {ether(c.stake_wei)}; held now {ether(t.held_wei)}")
     console.print(f"  spec {c.spec_cid}; join until {when(c.join_deadline)}; trainers {c.min_trainers}-{c.max_trainers}")
     console.print(f"  windows: submit {c.submission_window}s, sketch {c.sketch_window}s, publish grace {c.publish_grace}s;"
-                  f" slash after {c.strikes_to_slash} strike(s)")
+                  f" contest window {c.contest_window}s; slash after {c.strikes_to_slash} strike(s)")
     trainers = market.get_trainers(task_id)
     if trainers:
         table = Table(title="trainers")
-        for col in ("slot", "address", "strikes", "points", "credit"):
+        for col in ("slot", "address", "strikes", "points", "earned", "credit"):
             table.add_column(col)
         for address in trainers:
             info = market.get_trainer(task_id, address)
-            table.add_row(str(info.slot), address, str(info.strikes), str(info.points), ether(market.credit_of(address)))
+            table.add_row(str(info.slot), address, str(info.strikes), str(info.points), ether(info.earned),
+                          ether(market.credit_of(address)))
         console.print(table)
     if t.state.name in {"TRAINING", "FINISHED", "ABORTED"}:
         table = Table(title="rounds")

@@ -37,7 +37,9 @@ def test_service_runs_rounds_finalizes_and_audit_reproduces(tmp_path):
     assert info.points == 0 and info.strikes == 2
     credited = {t.address: m.credit_of(t.address) for t in task.trainers}
     assert credited[task.trainers[3].address] == 0  # slashed stake too (strikes_to_slash = 1)
-    assert m.credit_of(SLASH_SINK) == 10**16  # to the sink, not to the other trainers
+    withheld = sum(m.get_round(task.task_id, r).withheld for r in (0, 1))
+    assert withheld > 0  # the flagged slot's reserve, each round
+    assert m.credit_of(SLASH_SINK) == 10**16 + withheld  # to the sink, not to the other trainers
     assert all(credited[t.address] > 10**16 for t in task.trainers[:3])
     audits = audit_task(m, task.storage, task.task_id)
     assert [a.ok for a in audits] == [True, True], [c for a in audits for c in a.checks if not c.ok]

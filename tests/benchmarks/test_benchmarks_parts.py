@@ -52,13 +52,15 @@ def _result() -> DemoResult:
                            rejected_rounds=[], score_total=14 - 14 * i, strikes=2 * i, shapley=0.2 - 0.6 * i,
                            payout_wei=10**18 - i, slash_share_wei=0, stake_returned_wei=0 if i else 10,
                            stake_slashed_wei=10 if i else 0) for i, kind in enumerate(["honest", "sign_flip"])]
-    return DemoResult(task_id=1, chain="embedded", reward_wei=10**18, dust_wei=1, slash_dust_wei=0, final_accuracy=0.81,
+    return DemoResult(task_id=1, chain="embedded", reward_wei=10**18, dust_wei=1, slash_dust_wei=0, withheld_wei=5,
+                      final_accuracy=0.81,
                       rounds=rounds, trainers=trainers, owner_refund_wei=1, contract_balance_after=0, seconds=3.5)
 
 
 def test_demo_result_json_has_the_keys_it_always_had_and_a_version():
     data = _result().to_json()
-    assert list(data) == ["version", "task_id", "chain", "reward_wei", "dust_wei", "slash_dust_wei", "final_accuracy",
+    assert list(data) == ["version", "task_id", "chain", "reward_wei", "dust_wei", "slash_dust_wei", "withheld_wei",
+                          "final_accuracy",
                           "rounds", "trainers", "owner_refund_wei", "contract_balance_after", "seconds"]
     assert data["version"] == DEMO_RESULT_VERSION
     assert list(data["rounds"][0]) == ["round", "accuracy", "accuracy_before", "flags", "rejections", "scores", "labels",

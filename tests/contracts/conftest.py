@@ -130,17 +130,45 @@ def event_names(result: TxResult) -> list[str]:
     return [e["event"] for e in result.events]
 
 
-def settlement(pool: int, points: Sequence[int], slashed: Sequence[bool], stake: int) -> dict:
-    """Python model of ``Marketplace._settle``: reward shares by points (a slashed trainer keeps
-    its share), stakes back to the unslashed, slashed stakes to the sink, the reward's dust to the
-    owner."""
-    total = sum(points)
-    slashed_wei = stake * sum(slashed)
-    rewards = [pool * p // total if total else 0 for p in points]
+def round_budget(reward: int, round_: int, rounds: int) -> int:
+    """Python model of a round's budget: ``reward·(r+1)//R − reward·r//R`` (they sum to the reward)."""
+    return reward * (round_ + 1) // rounds - reward * round_ // rounds
+
+
+def round_pay(budget: int, scores: Sequence[int], withheld_slots: Sequence[int] = (), submissions: int | None = None):
+    """Python model of ``Marketplace._settleRound``: ``(pays, withheld, refunded)``. Accepted slot i
+    earns ``budget·s_i // Z``, ``Z = Σs + w·max(s)`` with w the rejected or flagged slots; their
+    reserve ``budget·w·max(s) // Z`` is withheld; Z = 0 withholds the budget unless nobody submitted
+    (then it is refunded)."""
+    submissions = len(scores) if submissions is None else submissions
+    top, w = max(scores, default=0), len(set(withheld_slots))
+    z = sum(scores) + w * top
+    if z == 0:
+        return [0] * len(scores), (budget if submissions else 0), (0 if submissions else budget)
+    return [budget * s // z for s in scores], budget * w * top // z, 0
+
+
+def settlement(reward: int, rounds: Sequence[tuple[Sequence[int], Sequence[int]]], slashed: Sequence[bool],
+               stake: int, *, of_rounds: int | None = None) -> dict:
+    """Python model of the whole settlement: per round ``(scores, withheld slots)`` settled by
+    :func:`round_pay` with its budget (of ``of_rounds`` rounds, default ``len(rounds)``: fewer
+    published rounds model an abort); a slashed trainer keeps what it earned; stakes back to the
+    unslashed; slashed stakes and withheld reserves to the sink; the dust of the published rounds'
+    budgets to the owner."""
+    total_rounds = of_rounds or len(rounds)
+    rewards = [0] * len(slashed)
+    withheld = refunded = pool = 0
+    for r, (scores, withheld_slots) in enumerate(rounds):
+        budget = round_budget(reward, r, total_rounds)
+        pool += budget
+        pays, held, back = round_pay(budget, scores, withheld_slots)
+        rewards = [a + b for a, b in zip(rewards, pays)]
+        withheld, refunded = withheld + held, refunded + back
     stakes = [0 if s else stake for s in slashed]
-    dust = pool - sum(rewards)
-    return {"rewards": rewards, "stakes": stakes, "dust": dust, "slashed": slashed_wei, "sink": slashed_wei,
-            "reward_paid": sum(rewards)}
+    slashed_wei = stake * sum(slashed)
+    dust = pool - sum(rewards) - withheld - refunded
+    return {"rewards": rewards, "stakes": stakes, "dust": dust, "slashed": slashed_wei, "withheld": withheld,
+            "sink": slashed_wei + withheld, "refunded": refunded, "reward_paid": sum(rewards)}
 
 
 @dataclass

@@ -18,7 +18,7 @@ def test_abort_pays_published_rounds_pro_rata_and_refunds_the_rest(drive, market
     # Assert
     earned = reward * 1 // 3
     unearned = reward - earned
-    model = settlement(earned, [1, 2], [False, False], STAKE)
+    model = settlement(reward, [([1, 2], [])], [False, False], STAKE, of_rounds=3)
     task = flow.task()
     assert task.state is TaskState.ABORTED and task.held_wei == 0
     assert [market.credit_of(t.address) for t in flow.trainers] == [r + STAKE for r in model["rewards"]]
@@ -91,12 +91,13 @@ def test_abort_settles_slashed_stakes_like_finalize(drive, market, actors):
     # Execute
     flow.abort()
 
-    # Assert: half the reward earned, all to trainer 0; trainer 1's stake to the sink, not to
-    # trainer 0 nor to the owner
-    assert market.credit_of(flow.trainers[0].address) == 500 + STAKE
+    # Assert: round 0's budget (500) split as Z = 5 + 1·5 (the flagged slot reserves the top
+    # score): 250 to trainer 0, 250 withheld; trainer 1's stake and the reserve to the sink, not
+    # to trainer 0 nor to the owner; the unpublished round's 500 back to the owner
+    assert market.credit_of(flow.trainers[0].address) == 250 + STAKE
     assert market.credit_of(flow.trainers[1].address) == 0
     assert market.credit_of(actors.owner.address) == 500
-    assert market.credit_of(SLASH_SINK) == STAKE
+    assert market.credit_of(SLASH_SINK) == STAKE + 250
     assert_money_conserved(market, [flow.task_id])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from market.artifacts import load_artifact
-from market.types import CreditKind
+from market.types import SLASH_SINK, CreditKind
 from tests.contracts.conftest import REWARD, STAKE, credits_by_kind, digest_of, event_names
 
 
@@ -18,6 +18,7 @@ def test_events_whole_task_emits_one_event_per_state_change(drive, market, actor
     flow.commit(1)
     flow.publish(1, scores=[3, 0], rejections=[1])
     reveal = market.reveal_evidence_key(actors.aggregator, flow.task_id, 1, flow.trainers[1].address, digest_of("k"))
+    contest = market.contest_rejection(flow.trainers[1], flow.task_id, 1, digest_of("k"))
     flow.finalize()
     withdraw = market.withdraw(flow.trainers[0])
 
@@ -33,26 +34,30 @@ def test_events_whole_task_emits_one_event_per_state_change(drive, market, actor
         ("closeSubmissions", ["SubmissionsClosed"]),
         ("commitSketch", ["SketchCommitted"]),
         ("commitSketch", ["SketchCommitted"]),
-        ("publishRound", ["RoundPublished", "RoundOpened"]),
+        ("publishRound", ["RoundPublished", "RoundSettled", "RoundOpened"]),
         ("submitUpdate", ["UpdateSubmitted"]),
         ("submitUpdate", ["UpdateSubmitted"]),
         ("closeSubmissions", ["SubmissionsClosed"]),
         ("commitSketch", ["SketchCommitted"]),
         ("commitSketch", ["SketchCommitted"]),
-        ("publishRound", ["RoundPublished"]),
-        ("finalize", ["PaymentCredited"] * 5 + ["TaskFinalized"]),
+        ("publishRound", ["RoundPublished", "RoundSettled"]),
+        ("finalize", ["PaymentCredited"] * 6 + ["TaskFinalized"]),
     ]
     assert event_names(reveal) == ["EvidenceKeyRevealed"]
+    assert event_names(contest) == ["RejectionContested"]
     assert event_names(withdraw) == ["Withdrawn"]
-    # points 4 and 2; trainer 1's rejection is no strike: it keeps its stake
+    # round 0 (half the reward) by scores 1 : 2; round 1: trainer 0's 3 against the rejected
+    # slot's reserve of 3 (a quarter of the reward withheld); the rejection is no strike
     first, second = (t.address for t in flow.trainers)
-    reward_first, reward_second = REWARD * 4 // 6, REWARD * 2 // 6
+    half = REWARD // 2
+    reward_first, reward_second, withheld = half // 3 + half * 3 // 6, half * 2 // 3, half * 3 // 6
     assert credits_by_kind(flow.results[-1]) == [
         (first, reward_first, CreditKind.REWARD),
         (first, STAKE, CreditKind.STAKE_RETURNED),
         (second, reward_second, CreditKind.REWARD),
         (second, STAKE, CreditKind.STAKE_RETURNED),
-        (actors.owner.address, REWARD - reward_first - reward_second, CreditKind.DUST),
+        (SLASH_SINK, withheld, CreditKind.WITHHELD),
+        (actors.owner.address, REWARD - reward_first - reward_second - withheld, CreditKind.DUST),
     ]
 
 
@@ -62,6 +67,7 @@ def test_events_log_holds_every_declared_event(drive, make_task, market, actors)
     flow = drive("committed", trainers=3, rounds=1)
     flow.publish(0, scores=[1, 0, 0], flags=[2], rejections=[1], transcript="bafy-transcript")
     market.reveal_evidence_key(actors.aggregator, flow.task_id, 0, flow.trainers[1].address, digest_of("k"))
+    market.contest_rejection(flow.trainers[1], flow.task_id, 0, digest_of("k"))
     flow.finalize()
     market.withdraw(flow.trainers[0])
     make_task().cancel()

@@ -30,7 +30,7 @@ def test_publish_round_records_marks_scores_and_opens_next_round(drive, market, 
     block_time = market.web3.eth.get_block(result.block_number)["timestamp"]
     assert flow.round(1).submission_deadline == block_time + SUBMISSION_WINDOW
     # the events
-    assert event_names(result) == ["RoundPublished", "RoundOpened"]
+    assert event_names(result) == ["RoundPublished", "RoundSettled", "RoundOpened"]
     assert result.event("RoundPublished") == {
         "taskId": flow.task_id, "round": 0, "globalModelCid": "bafy-global-1", "flags": 0b010, "rejections": 0,
         "scores": [5, 0, 7], "aggregateCommitment": 99, "proofVerified": False,
@@ -48,7 +48,7 @@ def test_publish_round_last_round_opens_none(drive):
     result = flow.publish(0)
 
     # Assert
-    assert event_names(result) == ["RoundPublished"]
+    assert event_names(result) == ["RoundPublished", "RoundSettled"]
     task = flow.task()
     assert (task.current_round, task.published_rounds, task.state) == (1, 1, TaskState.TRAINING)
 
@@ -61,7 +61,7 @@ def test_publish_round_records_transcript_cid_in_an_event(drive, market):
     result = flow.publish(0, transcript="bafy-transcript-0")
 
     # Assert
-    assert event_names(result) == ["RoundPublished", "TranscriptRecorded", "RoundOpened"]
+    assert event_names(result) == ["RoundPublished", "TranscriptRecorded", "RoundSettled", "RoundOpened"]
     assert result.event("TranscriptRecorded") == {
         "taskId": flow.task_id, "round": 0, "transcriptCid": "bafy-transcript-0",
     }

@@ -2,7 +2,7 @@
 
 Random sequences of createTask / join / start / cancel / submitUpdate / closeSubmissions /
 commitSketch / publishRound (valid and random marks, right and wrong proofs) / revealEvidenceKey
-/ abort / finalize / withdraw / time travel over up to three tasks, each call made by a random
+/ contestRejection / abort / finalize (with and without a contest window) / withdraw / time travel over up to three tasks, each call made by a random
 account (authorised or not). A model of the rules predicts, before each call, whether it must
 succeed, must revert, or is too close to a deadline to say. After every step:
 
@@ -17,7 +17,11 @@ succeed, must revert, or is too close to a deadline to say. After every step:
   credited only to SLASH_SINK, exactly the stakes of the trainers the strike model says reached
   strikesToSlash, and the sink holds exactly their sum; the owner is credited only refunds and
   dust (never more than its reward), the aggregator (when not the owner) nothing, a trainer only
-  reward and its own stake; the same digest twice in a round is refused.
+  reward and its own stake; the same digest twice in a round is refused;
+- each published round settles its own budget exactly as the model (``round_pay``) says, and no
+  accepted trainer earns more than it would have, had any rejected or flagged slot been accepted
+  with a score up to the round's top (a rejection or flag never raises another's pay); the sink
+  holds exactly the slashed stakes and the withheld reserves; a contest moves no money.
 
 The number of sequences and steps run is printed (``-s``) and written to ``out/stateful-stats.txt``.
 """
@@ -44,7 +48,7 @@ from hypothesis.stateful import (
 from market.exceptions import ContractRevert, TransactionFailed
 from market.marketplace import Marketplace
 from market.types import SLASH_SINK, CreditKind, RoundPublication, TaskConfig, TaskState
-from tests.contracts.conftest import FIELD, MAX_SCORE, ZERO_ADDRESS, actors_of, hash_proof
+from tests.contracts.conftest import FIELD, MAX_SCORE, ZERO_ADDRESS, actors_of, hash_proof, round_budget, round_pay
 
 OUT = Path(__file__).resolve().parents[2] / "out" / "stateful-stats.txt"
 
@@ -120,6 +124,8 @@ class MarketMachine(RuleBasedStateMachine):
         self.strikes: dict[tuple[int, str], int] = {}  # the model: proven flags per (task, trainer)
         self.owner_credited: Counter = Counter()  # task → wei credited to its owner
         self.sink_expected = 0
+        self.earned: Counter = Counter()  # the model: (task, trainer) → wei earned round by round
+        self.withheld: Counter = Counter()  # the model: task → wei withheld for the sink
         self.last = self._snapshot()
         self.fresh = False
         STATS["sequences"] += 1
@@ -213,7 +219,8 @@ class MarketMachine(RuleBasedStateMachine):
         return result
 
     # --- actions: predict, call, check (shared by the random rules and `progress`) -----------
-    def _create(self, owner, reward, stake, rounds, min_trainers, extra, strikes, verified, join_window, invalid):
+    def _create(self, owner, reward, stake, rounds, min_trainers, extra, strikes, verified, join_window, invalid,
+                contest_window=0):
         config = TaskConfig(
             spec_cid=f"bafy-spec-{len(self.tasks)}",
             aggregator=ZERO_ADDRESS if invalid == "no aggregator" else self.aggregator.address,
@@ -221,7 +228,7 @@ class MarketMachine(RuleBasedStateMachine):
             verifier=ENV["verifier"] if verified else ZERO_ADDRESS, stake_wei=stake,
             submission_window=SUBMISSION_WINDOW, sketch_window=SKETCH_WINDOW, publish_grace=PUBLISH_GRACE,
             rounds=rounds, min_trainers=min_trainers, max_trainers=min(min_trainers + extra, 5),
-            strikes_to_slash=0 if invalid == "zero strikes" else strikes,
+            strikes_to_slash=0 if invalid == "zero strikes" else strikes, contest_window=contest_window,
         )
         value = 0 if invalid == "zero reward" else reward
         result = self._attempt("createTask", invalid is None, lambda: self.market.create_task(owner, config, value))
@@ -385,7 +392,7 @@ class MarketMachine(RuleBasedStateMachine):
             for i, sub in enumerate(subs):
                 if not sub.submitted:
                     continue
-                verdict = data.draw(st.sampled_from(["accept"] * 4 + ["flag", "reject"]), label=f"verdict {i}")
+                verdict = data.draw(st.sampled_from(["accept"] * 2 + ["flag", "flag", "reject"]), label=f"verdict {i}")
                 if sub.sketch_commitment == 0 or verdict == "reject":
                     rejections[i] = True
                 elif verdict == "flag":
@@ -432,7 +439,34 @@ class MarketMachine(RuleBasedStateMachine):
             return self._attempt("finalize", False, lambda: self.market.finalize(caller, task_id))
         info = self.market.get_task(task_id)
         expect = info.state is TaskState.TRAINING and info.published_rounds == info.config.rounds
+        if expect and info.config.contest_window:
+            last = self.market.get_round(task_id, info.config.rounds - 1)
+            expect = self._after(last.published_at + info.config.contest_window)
         self._attempt("finalize", expect, lambda: self.market.finalize(caller, task_id))
+
+    def _contest(self, task_id, caller, round_offset):
+        key = keccak(text=f"own-key-{task_id}-{STATS['steps']}")
+        if not self._known(task_id):
+            return self._attempt("contestRejection", False,
+                                 lambda: self.market.contest_rejection(caller, task_id, 0, key))
+        info = self.market.get_task(task_id)
+        round_ = max(0, info.published_rounds - 1) + round_offset
+        standing = self.market.get_trainer(task_id, caller.address)
+        published = self.market.get_round(task_id, round_)
+        expect = all_of(
+            info.state is TaskState.TRAINING,
+            published.published,
+            standing.joined and bool((published.rejections >> standing.slot) & 1),
+            not (standing.joined and (published.contested >> standing.slot) & 1),
+        )
+        credits = (self.market.total_credits(), self.market.get_task(task_id).held_wei)
+        result = self._attempt("contestRejection", expect,
+                               lambda: self.market.contest_rejection(caller, task_id, round_, key))
+        if result is not None:
+            assert result.event("RejectionContested")["trainer"] == caller.address
+            assert (self.market.total_credits(), self.market.get_task(task_id).held_wei) == credits, \
+                "a contest moved money"
+            STATS["contests"] += 1
 
     def _withdraw(self, caller):
         credit = self.market.credit_of(caller.address)
@@ -455,6 +489,7 @@ class MarketMachine(RuleBasedStateMachine):
         strikes=st.integers(1, 2),
         verified=st.booleans(),
         join_window=st.sampled_from([40, 150]),
+        contest_window=st.sampled_from([0, 0, 45]),
     )
 
     @initialize(data=st.data(), **TASK_PARAMS)
@@ -513,6 +548,20 @@ class MarketMachine(RuleBasedStateMachine):
             if rejected:
                 account = self._account(rejected[trainer % len(rejected)])
         self._reveal(task_id, self._caller(data, self.aggregator), round_offset, account)
+
+    @rule(data=st.data(), round_offset=st.sampled_from([0, 0, 1]), trainer=st.integers(0, 4),
+          pick_rejected=st.booleans())
+    def contest_rejection(self, data, round_offset, trainer, pick_rejected):
+        task_id = self._task(data, {TaskState.TRAINING, TaskState.FINISHED})
+        account = self.trainers[trainer]
+        if pick_rejected and self._known(task_id):
+            info = self.market.get_task(task_id)
+            last = self.market.get_round(task_id, max(0, info.published_rounds - 1))
+            members = self.market.get_trainers(task_id)
+            rejected = [m for i, m in enumerate(members) if last.rejections >> i & 1]
+            if rejected:
+                account = self._account(rejected[trainer % len(rejected)])
+        self._contest(task_id, self._caller(data, account), round_offset)
 
     @rule(data=st.data())
     def abort(self, data):
@@ -573,6 +622,9 @@ class MarketMachine(RuleBasedStateMachine):
                 return self._start(task_id, owner)
             return self._cancel(task_id, owner)
         if current is None:
+            if info.config.contest_window and data.draw(st.booleans(), label="wait out the contest window"):
+                self.chain.increase_time(info.config.contest_window + MARGIN + 1)
+                self.last, self.fresh = None, False
             return self._finalize(task_id, self.outsider)
         if self._after(current.publish_deadline):
             return self._abort(task_id, self.outsider)
@@ -591,7 +643,7 @@ class MarketMachine(RuleBasedStateMachine):
             return None
         uncommitted = [self._account(m) for m, sub in subs.items() if sub.submitted and sub.sketch_commitment == 0]
         if uncommitted and self._not_after(current.sketch_deadline) and data.draw(
-                st.sampled_from([True] * 4 + [False]), label="commit"):
+                st.sampled_from([True] * 8 + [False]), label="commit"):
             return self._commit(task_id, uncommitted[0])
         if data.draw(st.sampled_from([False] * 7 + [True]), label="aggregator goes silent"):
             self.chain.increase_time(current.publish_deadline - self.chain.timestamp() + MARGIN + 1)
@@ -606,6 +658,8 @@ class MarketMachine(RuleBasedStateMachine):
             # the aggregator gives evidence for its first rejection, as DESIGN.md asks
             slot = (published.rejections & -published.rejections).bit_length() - 1
             self._reveal(task_id, self.aggregator, 0, self._account(members[slot]))
+            if data.draw(st.booleans(), label="the rejected trainer contests"):
+                self._contest(task_id, self._account(members[slot]), 0)
 
     # --- invariants ------------------------------------------------------------------------
     @invariant()
@@ -631,10 +685,14 @@ class MarketMachine(RuleBasedStateMachine):
         results, self.results = self.results, []
         settled = False
         for result in results:
+            published = None
             for event in result.events:
                 name, args = event["event"], event["args"]
                 if name == "RoundPublished":
+                    published = args
                     self._check_strikes(args["taskId"], args["flags"], args["rejections"])
+                elif name == "RoundSettled":
+                    self._check_round_pay(published, args)
                 elif name in ("TaskFinalized", "TaskAborted"):
                     self._check_slashing(args["taskId"], result.events)
                     settled = True
@@ -642,6 +700,32 @@ class MarketMachine(RuleBasedStateMachine):
                     self._check_credit(args)
         if settled:
             assert self.market.credit_of(SLASH_SINK) == self.sink_expected, "the sink holds other than slashed stakes"
+
+    def _check_round_pay(self, published, settled):
+        """The round paid what the model says, and no rejection or flag raised anyone's pay."""
+        task_id, round_ = settled["taskId"], settled["round"]
+        info = self.market.get_task(task_id)
+        members = self.market.get_trainers(task_id)
+        scores = list(published["scores"])
+        withheld_slots = [i for i in range(len(members)) if (published["flags"] | published["rejections"]) >> i & 1]
+        budget = round_budget(info.reward_wei, round_, info.config.rounds)
+        submissions = self.market.get_round(task_id, round_).submissions
+        pays, withheld, refunded = round_pay(budget, scores, withheld_slots, submissions)
+        assert (settled["budget"], settled["paid"], settled["withheld"], settled["refunded"]) == (
+            budget, sum(pays), withheld, refunded), f"task {task_id} round {round_}: {settled} vs the model"
+        for slot, address in enumerate(members):
+            self.earned[(task_id, address)] += pays[slot]
+            assert self.market.get_trainer(task_id, address).earned == self.earned[(task_id, address)]
+        self.withheld[task_id] += withheld
+        top = max(scores, default=0)
+        for j in withheld_slots:  # the counterfactual: slot j accepted with a score up to the top
+            counter = list(scores)
+            counter[j] = top
+            alternative, _, _ = round_pay(budget, counter, [x for x in withheld_slots if x != j], submissions)
+            for i in range(len(members)):
+                if i not in withheld_slots:
+                    assert pays[i] <= alternative[i], f"task {task_id} round {round_}: slot {i} gained from slot {j}"
+            STATS["withheld slots checked"] += 1
 
     def _check_strikes(self, task_id, flags, rejections):
         """Strikes grew by exactly the published flags: a rejection alone adds none."""
@@ -667,14 +751,18 @@ class MarketMachine(RuleBasedStateMachine):
         to_sink = sum(e["args"]["amount"] for e in events if e["event"] == "PaymentCredited"
                       and e["args"]["taskId"] == task_id and e["args"]["kind"] == CreditKind.SLASHED)
         assert to_sink == info.config.stake_wei * len(slashed)
-        self.sink_expected += to_sink
+        reserves = sum(e["args"]["amount"] for e in events if e["event"] == "PaymentCredited"
+                       and e["args"]["taskId"] == task_id and e["args"]["kind"] == CreditKind.WITHHELD)
+        assert reserves == self.withheld[task_id], f"task {task_id}: {reserves} withheld credited, model {self.withheld}"
+        self.sink_expected += to_sink + reserves
         if slashed:
             STATS["slashings"] += 1
 
     def _check_credit(self, args):
         account, amount, kind, task_id = args["account"], args["amount"], CreditKind(args["kind"]), args["taskId"]
         assert kind is not CreditKind.SLASH_SHARE, f"a slash share was credited to {account}"
-        assert (kind is CreditKind.SLASHED) == (account == SLASH_SINK), f"{kind.name} credited to {account}"
+        assert (kind in (CreditKind.SLASHED, CreditKind.WITHHELD)) == (account == SLASH_SINK), \
+            f"{kind.name} credited to {account}"
         info = self.market.get_task(task_id)
         if account == info.owner:  # (the owner may be the aggregator too: then it is paid as the owner)
             assert kind in (CreditKind.REFUND, CreditKind.DUST), f"the owner was credited {kind.name}"
@@ -686,6 +774,8 @@ class MarketMachine(RuleBasedStateMachine):
             assert kind in (CreditKind.REWARD, CreditKind.STAKE_RETURNED), f"trainer {account} credited {kind.name}"
             if kind is CreditKind.STAKE_RETURNED:
                 assert amount == info.config.stake_wei
+            else:
+                assert amount == self.earned[(task_id, account)], f"trainer {account}: reward {amount} != earned"
 
 
 def _mask(bits_):
@@ -727,7 +817,8 @@ def test_marketplace_random_sequences_conserve_money_and_authority(contracts_bas
     report = {"sequences": STATS["sequences"], "steps": STATS["steps"], "required_reverts": STATS["required reverts"],
               "seconds": round(elapsed, 1), "calls": dict(sorted(CALLS.items())),
               "money_rules": {k: STATS[k] for k in ("rejections without a strike", "slashings",
-                                                    "duplicate digests tried")}}
+                                                    "duplicate digests tried", "withheld slots checked",
+                                                    "contests")}}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nstateful: {report['sequences']} sequences, {report['steps']} steps in {elapsed:.0f} s "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -21,7 +21,8 @@ Update = dict[str, np.ndarray]
 
 @dataclass(frozen=True)
 class AttackContext:
-    """What an update-level attack may use besides the honest update."""
+    """What an update-level attack may use besides the honest update (every field optional; an
+    attack that needs a missing one raises :class:`~trainers.attacks.omniscient.AttackContextError`)."""
 
     global_state: Mapping[str, np.ndarray] | None = None
     """The round's global model."""
@@ -29,6 +30,16 @@ class AttackContext:
     """An earlier round's global model (for stale free-riders)."""
     previous_delta: Mapping[str, np.ndarray] | None = None
     """This trainer's update of an earlier round (for stale free-riders)."""
+    honest_updates: tuple[Mapping[str, np.ndarray], ...] | None = None
+    """The round's honest updates, same names and shapes as the delta (for omniscient attacks)."""
+    reference: Mapping[str, np.ndarray] | None = None
+    """The round's root-of-trust reference update: the owner's local step on its root set (for
+    attacks written against the reference-anchored rule)."""
+    leader_update: Mapping[str, np.ndarray] | None = None
+    """The update a sybil group copies."""
+    accepts: Callable[[Mapping[str, np.ndarray]], bool] | None = None
+    """The detector in use, as an oracle: True when it would accept the update (for Fang's
+    detector-aware search)."""
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,19 @@ from typing import Any
 
 import numpy as np
 
+from trainers.attacks.backdoor import BackdoorTrigger
 from trainers.attacks.base import Attack, AttackContext, Update
 from trainers.attacks.data import Blur, LabelFlip, LowResolution, NoisyLabels
+from trainers.attacks.omniscient import (
+    Adaptive,
+    Alie,
+    Fang,
+    InnerProductManipulation,
+    Mimic,
+    MinMax,
+    MinSum,
+    Sybil,
+)
 from trainers.attacks.updates import FreeRider, GaussianNoise, Scaling, SignFlip
 from trainers.data import Dataset
 from trainers.exceptions import AttackSpecError
@@ -19,7 +30,8 @@ from trainers.exceptions import AttackSpecError
 __all__ = ["ATTACKS", "GROUPS", "AttackPlan"]
 
 ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (
-    LabelFlip, NoisyLabels, Blur, LowResolution, SignFlip, GaussianNoise, Scaling, FreeRider)}
+    LabelFlip, NoisyLabels, Blur, LowResolution, BackdoorTrigger, SignFlip, GaussianNoise, Scaling, FreeRider,
+    Alie, InnerProductManipulation, MinMax, MinSum, Mimic, Fang, Sybil, Adaptive)}
 """Attack name → class."""
 
 GROUPS = ("malicious", "unreliable")

@@ -67,6 +67,9 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
 @click.option("--strikes-to-slash", type=int, default=2, show_default=True,
               help="Rounds with a proven flag after which a trainer's stake is slashed (to a burn address); "
                    "rejections never count.")
+@click.option("--contest-window", type=DURATION, default="0s", show_default=True,
+              help="After the last round is published, finalize waits this long so rejected trainers can still "
+                   "contest (their nodes do it at once; a contest moves no money).")
 @click.option("--verifier", default="auto", show_default=True,
               help="Round verifier address; 'auto' = the RoundVerifier `market deploy` recorded (trusted mode when "
                    "there is none); 'none' = trusted-aggregator mode (no proof checked).")
@@ -75,7 +78,7 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
 @pass_ctx
 def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, batch_size, detector, tau, aggregator,
          aggregator_key, reward, stake, rounds, min_trainers, max_trainers, join_window, submission_window,
-         sketch_window, publish_grace, strikes_to_slash, verifier, sender, password_file) -> None:
+         sketch_window, publish_grace, strikes_to_slash, contest_window, verifier, sender, password_file) -> None:
     """Post a task and escrow its reward (spec from --spec FILE, --spec-cid, or built from flags)."""
     from market.storage import open_storage
     from market.task_spec import TaskSpec
@@ -113,7 +116,7 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
         verifier=ZERO_ADDRESS if verifier.lower() in {"none", "0", ""} else verifier, stake_wei=stake,
         join_deadline=ctx.chain.timestamp() + join_window, submission_window=submission_window,
         sketch_window=sketch_window, publish_grace=publish_grace, rounds=rounds, min_trainers=min_trainers,
-        max_trainers=max_trainers, strikes_to_slash=strikes_to_slash,
+        max_trainers=max_trainers, strikes_to_slash=strikes_to_slash, contest_window=contest_window,
     )
     task_id, result = ctx.marketplace.create_task(owner, config, reward)
     report(result, f"task [bold]{task_id}[/] posted with {ether(reward)} escrowed")

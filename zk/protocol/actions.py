@@ -29,6 +29,8 @@ class ActionKind(Enum):
     """The sketch window closed before this trainer committed."""
     COMMITTED = "committed"
     """The trainer committed its sketch."""
+    CONTESTED = "contested"
+    """The trainer contested its rejection in a published round (its envelope key on chain)."""
     CLOSED = "closed"
     """The aggregator closed the round's submissions."""
     PUBLISHED = "published"
@@ -59,6 +61,7 @@ _ROUND_TEXT = {
     ActionKind.MISSED: "round {round} missed",
     ActionKind.SKETCH_MISSED: "round {round}: sketch window missed",
     ActionKind.COMMITTED: "round {round}: committed",
+    ActionKind.CONTESTED: "round {round}: rejection contested",
     ActionKind.CLOSED: "round {round}: closed",
     ActionKind.PUBLISHED: "round {round}: published",
 }

@@ -1,0 +1,399 @@
+"""The root-of-trust paid rule (protocol core): flags from the reference sketch, scores the exact
+Shapley value of a utility with diminishing returns, in exact integer arithmetic.
+
+DESIGN.md, "Contribution: the root of trust and the paid score"; issue 11 §2–3. The reference r
+is the sketch of the round's root-of-trust update (the task's local recipe on the owner's
+class-balanced root set, from the round's global model, minus the global), as in FLTrust (Cao et
+al., NDSS 2021). A Groth16 circuit re-checks this computation, so every step is a comparison,
+an inner product, a count or one floor division per score, on Python integers (never floats).
+
+Inputs: n slots; ``sketches[i]`` (k integers) or None (no submission); ``rejected[i]`` (intake
+refused); the reference r (k integers); :class:`ReferenceRuleParams` h, γ, β, δ (fractions).
+With ``a_i = ⟨s_i, r⟩``, ``n_i = ‖s_i‖²``, ``ρ = ‖r‖²``, ``G_ij = ⟨s_i, s_j⟩``:
+
+1. ``A = {i : submitted and not rejected}``; slots outside A are never read.
+2. Flags (only when ρ > 0; **when ρ = 0, a degenerate reference, nobody is flagged and every
+   score is 0**: there is nothing to measure alignment against), the first reason that applies:
+   MISALIGNED ``a_i ≤ 0`` or ``a_i² γ_den² < γ_num² n_i ρ`` (cosine below γ; a zero sketch too;
+   γ = 0, the default, keeps only ``a_i ≤ 0``);
+   OVERSIZED ``n_i β_den² > β_num² ρ`` (norm above β‖r‖); DUPLICATE (only when δ < 1; δ ≥ 1 turns
+   it off) there is j ∈ A, j ≠ i, with ``G_ij > 0`` and ``G_ij² δ_den² ≥ δ_num² n_i n_j``: both
+   members of every such pair are flagged.
+3. ``G = A`` minus the flagged, ``c = |G|``, ``T = Σ_{i∈G} s_i``; the aggregate
+   ``T_j = c · g_j + rem_j`` with ``0 ≤ rem_j < c`` (``g = rem = 0`` when c = 0).
+4. The game over the players G: ``m_S = (1/|S|) Σ_{i∈S} s_i`` (``m_∅ = 0``) and
+   ``U(S) = ⟨m_S, r⟩ − (h/2) ‖m_S‖²``, ``U(∅) = 0``; for h = 1, ``U(S) = ½(ρ − ‖m_S − r‖²)``,
+   at most ``U* = ρ / (2h)``. The paid value φ_i is its exact Shapley value, in closed form:
+   with ``H = H_c = Σ_{u≤c} 1/u``, ``H2 = Σ_{u≤c} 1/u²``, ``m = c − 1`` and, over G,
+   ``A_G = ⟨T, r⟩``, ``R_i = ⟨s_i, T⟩``, ``D_G = Σ_j G_jj``, ``T_G = ‖T‖²``:
+
+   * mean term ``S ↦ ⟨m_S, r⟩``: ``(1/c)[a_i + (H − 1)(a_i − (A_G − a_i)/m)]``;
+   * square term ``S ↦ ‖m_S‖²``: ``(1/c)[H2 G_ii + (2/m)(H − H2) b_i + (1/m)(1/c − H2) D_o
+     + κ X_o]`` with the others' ``b_i = R_i − G_ii``, ``D_o = D_G − G_ii``,
+     ``X_o = T_G − D_G − 2R_i + 2G_ii`` (their off-diagonal Gram sum) and
+     ``κ = (2 H2 − 2H + 1 − 1/c) / (m(m − 1))`` (terms with a zero factor dropped for c ≤ 2).
+   Derivation: a player joining a uniformly random set P of s others adds, in expectation,
+   ``(a_i − ā)/(s + 1)`` to the mean term; for the square term ``E‖Σ_P s‖² = s D_o/m
+   + s(s − 1) X_o/(m(m − 1))``; averaging s over 0 … c − 1 gives the sums of 1/u and 1/u².
+   So ``φ_i = q_1 a_i + q_2 A_G + q_3 G_ii + q_4 R_i + q_5 D_G + q_6 T_G``, rational constants of
+   c and h (:func:`score_constants`); with D(c, h) the least common denominator of the q,
+   ``N_i = D φ_i`` is an integer and ``score_i = max(0, floor(N_i / D))`` for i ∈ G, else 0.
+   Efficiency: ``Σ_G φ_i = U(G)``. A circuit needs per slot a_i, n_i and ``R_i`` (one inner
+   product with T), the Gram entries only for the duplicate flag, and one division.
+
+Sybils: with the duplicate flag off, k copies of one sketch and no other players earn exactly
+one copy's pay (efficiency), but beside other players they can earn more (up to ≈ k× when the
+others are many and near zero): the mean dilutes each member by 1/|S| whatever its twins do.
+The duplicate flag is what stops exact and near copies.
+
+Ranges, for ``|s_ij|, |r_j| ≤ B = 2^40 − 1`` (:data:`SKETCH_BOUND`), k = 32, n ≤ 64 and fraction
+parts below 2^32: ``|a_i|, n_i, ρ, |G_ij| < 2^85``; ``|T_j| < 2^46``; ``|A_G|, |R_i|, D_G < 2^91``;
+``T_G < 2^97``; the flag comparisons stay below 2^235 (duplicates: ``G_ij² δ_den² < 2^234``).
+``D(c, h)`` grows like lcm(1 … c)² (H2's denominator): ``D < 2^50 · h_den`` for c ≤ 16 and
+``< 2^192 · h_den`` for c ≤ 64; ``|N_i| < 2^136 · max(h_num, h_den)`` for c ≤ 16, ``2^192 ·`` for
+c ≤ 32, ``2^274 ·`` for c ≤ 64. One BN254 field element (signed, below 2^252) holds N_i for
+c ≤ 52 when h is 1 or 1/2 and for c ≤ 42 with any h parts below 2^32; a circuit with more slots splits
+N_i into limbs. Python's integers are exact whatever the sizes.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from fractions import Fraction
+from functools import lru_cache
+
+from zk.exceptions import RuleInputError
+from zk.protocol.rule import MAX_TAU_PART, tau_fraction
+
+__all__ = [
+    "DEFAULT_COS_MIN",
+    "DEFAULT_DUP_COS",
+    "DEFAULT_H",
+    "DEFAULT_NORM_MAX",
+    "SKETCH_BOUND",
+    "FlagReason",
+    "ReferenceRoundResult",
+    "ReferenceRuleParams",
+    "ScoreConstants",
+    "reference_round",
+    "score_constants",
+    "shapley_closed_form",
+]
+
+#: Default curvature h of the utility (1/2: chosen in benchmarks/reference_study.py).
+DEFAULT_H = 0.5
+#: Default γ: flag a cosine with the reference below this, and always one ≤ 0 (0: the sign alone,
+#: chosen in benchmarks/reference_study.py: γ = 0.05 doubled honest false flags and cut no pay).
+DEFAULT_COS_MIN = 0.0
+#: Default β: flag a norm above β‖r‖ (chosen in benchmarks/reference_study.py).
+DEFAULT_NORM_MAX = 4.0
+#: Default δ: flag both members of a pair with cosine ≥ δ; δ ≥ 1 turns the flag off (0.99:
+#: chosen in benchmarks/reference_study.py).
+DEFAULT_DUP_COS = 0.99
+#: Largest |value| of a sketch or reference entry: ``SketchParams().clip`` (2^40 − 1).
+SKETCH_BOUND = (1 << 40) - 1
+
+Sketch = Sequence[int]
+
+
+class FlagReason(IntEnum):
+    """Why a slot was flagged (the first reason that applies, in this order); NONE when not."""
+
+    NONE = 0
+    MISALIGNED = 1
+    OVERSIZED = 2
+    DUPLICATE = 3
+
+
+def _fraction(name: str, value: float, denominator: int) -> tuple[int, int]:
+    try:
+        return tau_fraction(value, denominator=denominator)
+    except RuleInputError as exc:
+        raise RuleInputError(f"{name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ReferenceRuleParams:
+    """h, γ (``cos``), β (``norm``) and δ (``dup``), each a fraction ``num / den`` with both
+    parts integers in [1, 2^32) (``cos_num`` may be 0: γ = 0). :meth:`from_floats` builds one
+    from the task spec's floats."""
+
+    h_num: int = 1
+    h_den: int = 2
+    cos_num: int = 0
+    cos_den: int = 1
+    norm_num: int = 4
+    norm_den: int = 1
+    dup_num: int = 99
+    dup_den: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("h_num", "h_den", "cos_num", "cos_den", "norm_num", "norm_den", "dup_num", "dup_den"):
+            v = getattr(self, name)
+            low = 0 if name == "cos_num" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v < MAX_TAU_PART:
+                raise RuleInputError(f"{name} must be an integer in [{low}, 2^32), got {v!r}")
+
+    @classmethod
+    def from_floats(cls, *, h: float = DEFAULT_H, cos_min: float = DEFAULT_COS_MIN,
+                    norm_max: float = DEFAULT_NORM_MAX, dup_cos: float = DEFAULT_DUP_COS,
+                    denominator: int = 1000) -> ReferenceRuleParams:
+        """Each float rounded to ``denominator`` ths and reduced, as :func:`~zk.protocol.rule.tau_fraction`."""
+        h_num, h_den = _fraction("h", h, denominator)
+        cos_num, cos_den = (0, 1) if cos_min == 0 else _fraction("cos_min", cos_min, denominator)
+        norm_num, norm_den = _fraction("norm_max", norm_max, denominator)
+        dup_num, dup_den = _fraction("dup_cos", dup_cos, denominator)
+        return cls(h_num, h_den, cos_num, cos_den, norm_num, norm_den, dup_num, dup_den)
+
+    @property
+    def h(self) -> Fraction:
+        return Fraction(self.h_num, self.h_den)
+
+    @property
+    def duplicates_off(self) -> bool:
+        """δ ≥ 1: the duplicate flag is off."""
+        return self.dup_num >= self.dup_den
+
+
+@dataclass(frozen=True)
+class ScoreConstants:
+    """``φ_i = (Σ_t coefficients[t] · x_t) / denominator`` with ``x = (a_i, A_G, G_ii, R_i, D_G,
+    T_G)``: integer coefficients and the positive common denominator D(c, h)."""
+
+    c: int
+    coefficients: tuple[int, int, int, int, int, int]
+    denominator: int
+
+
+@lru_cache(maxsize=256)
+def _game_coefficients(c: int) -> tuple[tuple[Fraction, Fraction], tuple[Fraction, Fraction, Fraction, Fraction]]:
+    """Shapley coefficients over G of the mean term (on a_i, A_G) and of the square term
+    (on G_ii, R_i, D_G, T_G), for c ≥ 1 players."""
+    one = Fraction(1)
+    if c == 1:
+        return (one, Fraction(0)), (one, Fraction(0), Fraction(0), Fraction(0))
+    m = c - 1
+    h1 = sum((Fraction(1, u) for u in range(1, c + 1)), Fraction(0))
+    h2 = sum((Fraction(1, u * u) for u in range(1, c + 1)), Fraction(0))
+    mean = ((1 + (h1 - 1) * c / m) / c, -(h1 - 1) / m / c)
+    kappa = (2 * h2 - 2 * h1 + 1 - one / c) / (m * (m - 1)) if m >= 2 else Fraction(0)
+    cross, diagonal = 2 * (h1 - h2) / m, (one / c - h2) / m
+    square = ((h2 - cross - diagonal + 2 * kappa) / c, (cross - 2 * kappa) / c, (diagonal - kappa) / c, kappa / c)
+    return mean, square
+
+
+def _fractions(c: int, h: Fraction) -> tuple[Fraction, ...]:
+    mean, square = _game_coefficients(c)
+    return (*mean, *(-h / 2 * q for q in square))
+
+
+def score_constants(c: int, h_num: int = 1, h_den: int = 1) -> ScoreConstants:
+    """The public constants of the closed form for c players and h = h_num / h_den."""
+    if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+        raise RuleInputError(f"the player count must be a non-negative integer, got {c!r}")
+    ReferenceRuleParams(h_num=h_num, h_den=h_den)  # checks h's parts
+    if c == 0:
+        return ScoreConstants(0, (0, 0, 0, 0, 0, 0), 1)
+    values = _fractions(c, Fraction(h_num, h_den))
+    d = math.lcm(*(v.denominator for v in values))
+    return ScoreConstants(c, tuple(int(v * d) for v in values), d)  # type: ignore[arg-type]
+
+
+def _basis(alignments: Sequence[int], gram: Sequence[Sequence[int]], i: int) -> tuple[int, ...]:
+    """``(a_i, A_G, G_ii, R_i, D_G, T_G)`` from the players' alignments and Gram matrix."""
+    c = len(alignments)
+    return (alignments[i], sum(alignments), gram[i][i], sum(gram[i][j] for j in range(c)),
+            sum(gram[j][j] for j in range(c)), sum(sum(row[:c]) for row in gram[:c]))
+
+
+def shapley_closed_form(alignments: Sequence[int], gram: Sequence[Sequence[int]], h: Fraction | int = 1) -> list[Fraction]:
+    """The exact Shapley values of ``U(S) = ⟨m_S, r⟩ − (h/2)‖m_S‖²`` over c players, from
+    ``alignments[i] = ⟨s_i, r⟩`` and the Gram matrix ``gram[i][j] = ⟨s_i, s_j⟩`` (c × c)."""
+    c = len(alignments)
+    if len(gram) != c or any(len(row) != c for row in gram):
+        raise RuleInputError(f"{c} alignments need a {c} × {c} Gram matrix")
+    h = Fraction(h)
+    if h <= 0:
+        raise RuleInputError(f"h must be positive, got {h}")
+    if c == 0:
+        return []
+    coefficients = _fractions(c, h)
+    return [sum((q * x for q, x in zip(coefficients, _basis(alignments, gram, i))), Fraction(0)) for i in range(c)]
+
+
+@dataclass(frozen=True)
+class ReferenceRoundResult:
+    """Everything the reference rule computes for one round (exact integers and fractions).
+
+    Attributes:
+        params: the rule's parameters.
+        active: per slot, membership of A (submitted and not rejected).
+        reference_norm: ρ = ‖r‖².
+        alignments, norms: per slot, ``⟨s_i, r⟩`` and ``‖s_i‖²`` for i ∈ A, 0 outside A.
+        flags, reasons: per slot, the flag and its :class:`FlagReason`.
+        accepted, accepted_count: per slot membership of G, and c = |G|.
+        aggregate, remainders: ``Σ_{i∈G} s_ij = c · g_j + rem_j``, ``0 ≤ rem_j < c``.
+        numerators, denominator: ``φ_i = N_i / D`` for i ∈ G (N_i = 0 outside G).
+        scores: per slot, ``max(0, floor(N_i / D))`` for i ∈ G when ρ > 0, else 0.
+        utility: U(G); utility_max: U* = ρ / (2h).
+    """
+
+    params: ReferenceRuleParams
+    active: tuple[bool, ...]
+    reference_norm: int
+    alignments: tuple[int, ...]
+    norms: tuple[int, ...]
+    flags: tuple[bool, ...]
+    reasons: tuple[FlagReason, ...]
+    accepted: tuple[bool, ...]
+    accepted_count: int
+    aggregate: tuple[int, ...]
+    remainders: tuple[int, ...]
+    numerators: tuple[int, ...]
+    denominator: int
+    scores: tuple[int, ...]
+    utility: Fraction
+    utility_max: Fraction
+
+    @property
+    def n(self) -> int:
+        """The number of slots."""
+        return len(self.active)
+
+    @property
+    def k(self) -> int:
+        """The sketch length."""
+        return len(self.aggregate)
+
+    @property
+    def flags_mask(self) -> int:
+        """The flags as the contract's bitmask: bit i set when slot i is flagged."""
+        return sum(1 << i for i, flag in enumerate(self.flags) if flag)
+
+    @property
+    def shapley(self) -> tuple[Fraction, ...]:
+        """Per slot, the exact Shapley value ``N_i / D`` (0 outside G)."""
+        return tuple(Fraction(v, self.denominator) for v in self.numerators)
+
+
+def _as_vector(values: Sketch, what: str, k: int | None, bound: int | None) -> tuple[int, ...]:
+    out = []
+    for v in values:
+        if isinstance(v, bool):
+            raise RuleInputError(f"{what}: sketch values must be integers, got a bool")
+        try:
+            x = operator.index(v)
+        except TypeError:
+            raise RuleInputError(f"{what}: sketch values must be integers, got {type(v).__name__}") from None
+        if bound is not None and abs(x) > bound:
+            raise RuleInputError(f"{what}: sketch value {x} is outside ±{bound}")
+        out.append(x)
+    if not out:
+        raise RuleInputError(f"{what}: an empty sketch")
+    if k is not None and len(out) != k:
+        raise RuleInputError(f"{what}: the sketch has {len(out)} values, expected k = {k}")
+    return tuple(out)
+
+
+def _dot(a: Sketch, b: Sketch) -> int:
+    return sum(x * y for x, y in zip(a, b))
+
+
+def _flag_reasons(rows: dict[int, tuple[int, ...]], r: tuple[int, ...], rho: int, n: int,
+                  p: ReferenceRuleParams) -> tuple[dict[int, int], dict[int, int], list[FlagReason]]:
+    """Per active slot a_i and n_i, and per slot the flag reason (step 2)."""
+    align = {i: _dot(s, r) for i, s in rows.items()}
+    norms = {i: _dot(s, s) for i, s in rows.items()}
+    reasons = [FlagReason.NONE] * n
+    if rho == 0:
+        return align, norms, reasons
+    members = sorted(rows)
+    duplicate = set()
+    if not p.duplicates_off:
+        for x, i in enumerate(members):
+            for j in members[x + 1:]:
+                g = _dot(rows[i], rows[j])
+                if g > 0 and g * g * p.dup_den**2 >= p.dup_num**2 * norms[i] * norms[j]:
+                    duplicate |= {i, j}
+    for i in members:
+        a = align[i]
+        if a <= 0 or a * a * p.cos_den**2 < p.cos_num**2 * norms[i] * rho:
+            reasons[i] = FlagReason.MISALIGNED
+        elif norms[i] * p.norm_den**2 > p.norm_num**2 * rho:
+            reasons[i] = FlagReason.OVERSIZED
+        elif i in duplicate:
+            reasons[i] = FlagReason.DUPLICATE
+    return align, norms, reasons
+
+
+def _check_slots(sketches: Sequence[Sketch | None], rejected: Sequence[bool] | None,
+                 params: ReferenceRuleParams) -> tuple[bool, ...]:
+    if not isinstance(params, ReferenceRuleParams):
+        raise RuleInputError(f"params must be ReferenceRuleParams, got {type(params).__name__}")
+    n = len(sketches)
+    rejected = [False] * n if rejected is None else rejected
+    if len(rejected) != n:
+        raise RuleInputError(f"{n} slots but {len(rejected)} rejection marks")
+    return tuple(s is not None and not bool(x) for s, x in zip(sketches, rejected))
+
+
+def reference_round(
+    sketches: Sequence[Sketch | None],
+    rejected: Sequence[bool] | None = None,
+    *,
+    reference: Sketch,
+    params: ReferenceRuleParams = ReferenceRuleParams(),  # noqa: B008 (frozen, immutable)
+    k: int | None = None,
+    bound: int | None = SKETCH_BOUND,
+) -> ReferenceRoundResult:
+    """The reference rule of the module docstring over one round's slots.
+
+    Args:
+        sketches: per slot, the sketch (k integers) or None for a slot that did not submit.
+        rejected: per slot, True when intake rejected the submission (default: none).
+        reference: the reference sketch r (k integers).
+        params: h, γ, β, δ.
+        k: the sketch length (default: the reference's length).
+        bound: every value in A and in r must satisfy ``|x| ≤ bound`` (None: no range check).
+    """
+    active = _check_slots(sketches, rejected, params)
+    r = _as_vector(reference, "the reference", k, bound)
+    k, n = len(r), len(active)
+    rows = {i: _as_vector(sketches[i], f"slot {i}", k, bound) for i in range(n) if active[i]}  # type: ignore[arg-type]
+    rho = _dot(r, r)
+    align, norms, reasons = _flag_reasons(rows, r, rho, n, params)
+    accepted = tuple(active[i] and reasons[i] is FlagReason.NONE for i in range(n))
+    members = [i for i in range(n) if accepted[i]]
+    c = len(members)
+    total = [sum(rows[i][j] for i in members) for j in range(k)]
+    pairs = [divmod(t, c) for t in total] if c else [(0, 0)] * k  # floor toward -inf
+    const = score_constants(c, params.h_num, params.h_den)
+    a_g, d_g, t_g = _dot(total, r), sum(norms[i] for i in members), _dot(total, total)
+    numerators = [0] * n
+    for i in members:
+        basis = (align[i], a_g, norms[i], _dot(rows[i], total), d_g, t_g)
+        numerators[i] = sum(q * x for q, x in zip(const.coefficients, basis))
+    h = params.h
+    utility = Fraction(a_g, c) - h / 2 * Fraction(t_g, c * c) if c else Fraction(0)
+    return ReferenceRoundResult(
+        params=params,
+        active=active,
+        reference_norm=rho,
+        alignments=tuple(align.get(i, 0) for i in range(n)),
+        norms=tuple(norms.get(i, 0) for i in range(n)),
+        flags=tuple(reason is not FlagReason.NONE for reason in reasons),
+        reasons=tuple(reasons),
+        accepted=accepted,
+        accepted_count=c,
+        aggregate=tuple(q for q, _ in pairs),
+        remainders=tuple(m for _, m in pairs),
+        numerators=tuple(numerators),
+        denominator=const.denominator,
+        scores=tuple(max(0, v // const.denominator) if rho > 0 else 0 for v in numerators),
+        utility=utility,
+        utility_max=Fraction(rho) / (2 * h),
+    )
