@@ -92,3 +92,35 @@ def test_budgets_over_rounds_sum_to_the_reward(drive, market, actors):
     assert market.credit_of(actors.owner.address) == model["dust"]
     assert model["reward_paid"] + model["withheld"] + model["dust"] == reward
     assert_money_conserved(market, [flow.task_id])
+
+
+def test_colluding_majority_gains_nothing_from_getting_the_honest_flagged(drive, market, actors):
+    # Prepare: the median rule run for real on 5 sketches: 3 colluders send one agreed vector plus
+    # a little noise, 2 honest trainers their own (issue 11's colluding-majority attack)
+    import random
+
+    from zk.protocol.rule import provable_round
+
+    rng = random.Random(7)
+    agreed = [rng.randint(-1000, 1000) for _ in range(8)]
+    sketches = [[v + rng.randint(-5, 5) for v in agreed] for _ in range(3)]
+    sketches += [[rng.randint(-1000, 1000) for _ in range(8)] for _ in range(2)]
+    result = provable_round(sketches, tau_num=4, tau_den=1)
+    assert result.flags == (False, False, False, True, True)  # the attack works on the rule
+    scores = list(result.scores)
+    flow = drive("published", trainers=5, max_trainers=5, reward=10**18, scores=scores, flags=[3, 4])
+
+    # Execute
+    flow.finalize()
+
+    # Assert: the colluders earn no more than 3 equal shares of 5, and no more than if the honest
+    # had been accepted with any score up to the round's top; the honest stakes and reserves go
+    # to the sink, none to the colluders or the owner
+    earned = [market.get_trainer(flow.task_id, t.address).earned for t in flow.trainers]
+    assert sum(earned[:3]) <= 3 * 10**18 // 5
+    top = max(scores)
+    counterfactual, _, _ = round_pay(10**18, scores[:3] + [top, top], [])
+    assert all(earned[i] <= counterfactual[i] for i in range(3))
+    assert earned[3:] == [0, 0]
+    assert market.credit_of(SLASH_SINK) == 2 * STAKE + flow.round(0).withheld
+    assert market.credit_of(actors.owner.address) < 10  # dust only

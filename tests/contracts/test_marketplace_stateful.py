@@ -538,30 +538,27 @@ class MarketMachine(RuleBasedStateMachine):
           pick_rejected=st.booleans())
     def reveal_evidence_key(self, data, round_offset, trainer, pick_rejected):
         task_id = self._task(data, {TaskState.TRAINING, TaskState.FINISHED, TaskState.ABORTED})
-        account = self.trainers[trainer]
-        if pick_rejected and self._known(task_id):
-            # a trainer rejected in the last published round, when there is one
-            info = self.market.get_task(task_id)
-            last = self.market.get_round(task_id, max(0, info.published_rounds - 1))
-            members = self.market.get_trainers(task_id)
-            rejected = [m for i, m in enumerate(members) if last.rejections >> i & 1]
-            if rejected:
-                account = self._account(rejected[trainer % len(rejected)])
+        account = self._some_trainer(task_id, trainer, pick_rejected)
         self._reveal(task_id, self._caller(data, self.aggregator), round_offset, account)
 
     @rule(data=st.data(), round_offset=st.sampled_from([0, 0, 1]), trainer=st.integers(0, 4),
           pick_rejected=st.booleans())
     def contest_rejection(self, data, round_offset, trainer, pick_rejected):
         task_id = self._task(data, {TaskState.TRAINING, TaskState.FINISHED})
-        account = self.trainers[trainer]
+        self._contest(task_id, self._caller(data, self._some_trainer(task_id, trainer, pick_rejected)), round_offset)
+
+    def _some_trainer(self, task_id, index, pick_rejected):
+        """Trainer ``index``, or (``pick_rejected``) one rejected in the task's last published round
+        when there is one."""
+        account = self.trainers[index]
         if pick_rejected and self._known(task_id):
             info = self.market.get_task(task_id)
             last = self.market.get_round(task_id, max(0, info.published_rounds - 1))
             members = self.market.get_trainers(task_id)
             rejected = [m for i, m in enumerate(members) if last.rejections >> i & 1]
             if rejected:
-                account = self._account(rejected[trainer % len(rejected)])
-        self._contest(task_id, self._caller(data, account), round_offset)
+                account = self._account(rejected[index % len(rejected)])
+        return account
 
     @rule(data=st.data())
     def abort(self, data):
