@@ -26,6 +26,7 @@ matches the root-set loss drop of both the reference and the equal-weight mean o
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -373,3 +374,13 @@ def run(*, quick: bool = False, out: Path, seed: int = 0, rounds: int | None = N
     return Section(key="reference_study", title="Reference rule study (issue 11 §2–3)", command=COMMAND,
                    notes=[protocol_text(__doc__)], tables=_tables(results, rounds),
                    seconds=time.perf_counter() - started, data={"rounds": rounds, "scenarios": results})
+
+
+def run_to_markdown(*, markdown: Path | None = None, **options: Any) -> Section:
+    """:func:`run`, and the section also written as Markdown to ``markdown`` when given."""
+    section = run(**options)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(section.to_markdown())
+        print(f"markdown: {markdown}", file=sys.stderr)
+    return section

@@ -405,8 +405,12 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (task.publishedRounds < task.config.rounds) {
             revert MarketplaceRoundsRemaining(taskId, task.publishedRounds, task.config.rounds);
         }
-        uint256 until = uint256(_rounds[taskId][task.config.rounds - 1].publishedAt) + task.config.contestWindow;
-        if (block.timestamp <= until && task.config.contestWindow > 0) revert MarketplaceContestWindowOpen(taskId, until);
+        uint256 window = task.config.contestWindow;
+        if (window > 0) {
+            // (window first: the gas used must not depend on the block time when there is no window)
+            uint256 until = uint256(_rounds[taskId][task.config.rounds - 1].publishedAt) + window;
+            if (block.timestamp <= until) revert MarketplaceContestWindowOpen(taskId, until);
+        }
         task.state = TaskState.Finished;
         (uint256 rewardPaid, uint256 slashed, uint256 dust) = _settle(taskId, task, task.reward);
         emit TaskFinalized(taskId, rewardPaid, slashed, dust);

@@ -9,11 +9,10 @@ Spearman ρ against exact loss-Shapley, with variants of h and of the flag thres
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from benchmarks.common import script_main
-from benchmarks.reference_study import run
+from benchmarks.reference_study import run_to_markdown
 
 
 def _options(parser) -> None:
@@ -25,14 +24,5 @@ def _options(parser) -> None:
     parser.add_argument("--markdown", type=Path, default=None, help="also write the section as Markdown here")
 
 
-def _run(*, markdown: Path | None = None, **options):
-    section = run(**options)
-    if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(section.to_markdown())
-        print(f"markdown: {markdown}", file=sys.stderr)
-    return section
-
-
 if __name__ == "__main__":
-    raise SystemExit(script_main(_run, None, __doc__.splitlines()[0], _options))
+    raise SystemExit(script_main(run_to_markdown, None, __doc__.splitlines()[0], _options))

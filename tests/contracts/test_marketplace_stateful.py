@@ -494,7 +494,35 @@ class MarketMachine(RuleBasedStateMachine):
 
     @initialize(data=st.data(), **TASK_PARAMS)
     def first_task(self, data, **params):
+        if not STATS["scripted"]:
+            self._scripted_slashing()
         self._create(self.owners[0], invalid=None, **params)
+
+    def _scripted_slashing(self):
+        """Once per test run, first: a task whose flagged trainer is slashed and whose rejected
+        trainer contests, every call predicted and checked as in the random steps, so the
+        money-rule counters meet their cases however the random sequences fall."""
+        STATS["scripted"] += 1
+        self._create(self.owners[0], reward=10**6, stake=7, rounds=1, min_trainers=3, extra=0, strikes=1,
+                     verified=False, join_window=150, invalid=None)
+        task_id = self.tasks[-1]
+        members = self.trainers[:3]
+        for trainer in members:
+            self._join(task_id, trainer)
+        self._start(task_id, self.owners[0])
+        for trainer in members:
+            self._submit(task_id, trainer)
+        self._close(task_id, self.outsider)
+        for trainer in members[:2]:
+            self._commit(task_id, trainer)
+        self.chain.increase_time(SKETCH_WINDOW + MARGIN + 1)
+        self.last, self.fresh = None, False
+        pub = RoundPublication(global_model_cid=f"bafy-global-{task_id}-0", flags=[False, True, False],
+                               rejections=[False, False, True], scores=[5, 0, 0])
+        self._attempt("publishRound", True, lambda: self.market.publish_round(self.aggregator, task_id, 0, pub))
+        self._contest(task_id, members[2], 0)
+        self._finalize(task_id, self.outsider)
+        assert self.market.get_task(task_id).state is TaskState.FINISHED, "the scripted task did not finish"
 
     @precondition(lambda self: len(self.tasks) < MAX_TASKS)
     @rule(data=st.data(), invalid=st.sampled_from([None] * 6 + ["zero reward", "no aggregator", "zero strikes",
