@@ -161,14 +161,14 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
             audit.add(f"slot {slot}: sketch opens the trainer's commitment", opens)
             sketches[slot] = sketch if opens else None
             continue
-        envelope = storage.get(sub.update_cid)
-        audit.add(f"slot {slot}: rejection ({row.verdict}) reproduces",
-                  *_check_rejection(envelope, sub, row, revealed.get(trainer) or contested.get(trainer),
-                                    {**checks, "trainer": trainer}))
-        if trainer in contested:
-            upheld, detail = _check_rejection(envelope, sub, row, contested[trainer], {**checks, "trainer": trainer})
-            audit.add(f"slot {slot}: the trainer's contest is answered (rejection upheld with its own key)",
-                      upheld, detail)
+        envelope, slot_checks = storage.get(sub.update_cid), {**checks, "trainer": trainer}
+        key = revealed.get(trainer) or contested.get(trainer)
+        verdict = _check_rejection(envelope, sub, row, key, slot_checks)
+        audit.add(f"slot {slot}: rejection ({row.verdict}) reproduces", *verdict)
+        if trainer in contested:  # the intake is replayed again only when the trainer's key differs
+            answer = verdict if key == contested[trainer] else _check_rejection(
+                envelope, sub, row, contested[trainer], slot_checks)
+            audit.add(f"slot {slot}: the trainer's contest is answered (rejection upheld with its own key)", *answer)
     return sketches
 
 

@@ -88,7 +88,6 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint16 currentRound;
         uint16 publishedRounds;
         address[] trainers;
-        uint256 earnedTotal; // sum of the trainers' earned wei
         uint256 withheldTotal; // sum of the rounds' withheld wei (for the sink)
         uint256 refundedTotal; // budgets of rounds nobody submitted to (for the owner)
     }
@@ -677,7 +676,6 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
             withheld = Math.mulDiv(budget, w * top, z);
         }
         r.withheld = withheld;
-        task.earnedTotal += paid;
         task.withheldTotal += withheld;
         task.refundedTotal += refunded;
         emit RoundSettled(taskId, round, budget, paid, withheld, refunded);
@@ -697,6 +695,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
             address account = trainers[i];
             TrainerView storage t = _trainers[taskId][account];
             _credit(taskId, task, account, t.earned, CreditKind.Reward);
+            rewardPaid += t.earned;
             if (t.strikes >= strikesToSlash) {
                 slashed += stake;
                 emit StakeSlashed(taskId, account, stake, t.strikes);
@@ -704,7 +703,6 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
                 _credit(taskId, task, account, stake, CreditKind.StakeReturned);
             }
         }
-        rewardPaid = task.earnedTotal;
         _credit(taskId, task, SLASH_SINK, slashed, CreditKind.Slashed);
         _credit(taskId, task, SLASH_SINK, task.withheldTotal, CreditKind.Withheld);
         _credit(taskId, task, task.owner, task.refundedTotal, CreditKind.Refund);

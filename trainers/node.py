@@ -235,20 +235,18 @@ class TrainerNode:
                 continue
             published = self.market.get_round(self.task_id, round_)
             slot = self.market.get_trainer(self.task_id, self.account.address).slot
-            rejected = bool(published.rejections >> slot & 1)
             record.outcome_checked = True
-            if rejected and self.contest and self._key_path(round_).exists():
+            if published.rejections >> slot & 1 and self.contest and self._key_path(round_).exists():
                 key = bytes.fromhex(self._key_path(round_).read_text().strip())
                 try:
                     self.market.contest_rejection(self.account, self.task_id, round_, key)
                     record.contested = True
                 except ContractRevert as exc:
                     self.log(f"round {round_}: contest refused: {exc}")
-                self._save_state()
-                if record.contested:
-                    self.log(f"round {round_}: rejected; contested with this trainer's envelope key")
-                    return NodeAction(ActionKind.CONTESTED, round_)
             self._save_state()
+            if record.contested:
+                self.log(f"round {round_}: rejected; contested with this trainer's envelope key")
+                return NodeAction(ActionKind.CONTESTED, round_)
         return None
 
     def _set_stage(self, record: RoundRecord, stage: RoundStage) -> None:
