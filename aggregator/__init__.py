@@ -6,13 +6,14 @@ package and sketch checks, each failure a rejection with a reason), :mod:`aggreg
 (the provable rule, Multi-Krum, MUD-HoG), :mod:`aggregator.scoring` (the paid provable score;
 exact, truncated Monte Carlo and GTG Shapley and leave-one-out, reported only),
 :mod:`aggregator.aggregation` (sample-weighted FedAvg), :mod:`aggregator.round_pipeline` (one
-round from verdicts to publication values), :mod:`aggregator.service` and
+round from verdicts to publication values), :mod:`aggregator.reference` (the root-of-trust
+rule's per-round reference update: digest, sketch, files), :mod:`aggregator.service` and
 :mod:`aggregator.state` (the node and its state file), :mod:`aggregator.audit` (``market
 audit``); the ``market aggregator`` and ``market audit`` commands are in :mod:`aggregator.cli`.
 
 Layer: beside ``trainers``, above ``zk`` and the market core (docs/DESIGN.md). No module here
 imports ``trainers``, ``benchmarks`` or torch, except :mod:`aggregator.evaluation` (validation
-utility of a model, torch and the trainers' model registry), which the rest never imports; the
+utility of a model and the reference on the root set, torch and the trainers' recipe), which the rest never imports; the
 audit runs without torch. Nothing is imported here: import the submodules you use.
 """
 
@@ -24,6 +25,7 @@ __all__ = [
     "evaluation",
     "exceptions",
     "intake",
+    "reference",
     "round_pipeline",
     "scoring",
     "service",

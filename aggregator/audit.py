@@ -14,9 +14,13 @@ Checks, per round:
    stated reason (or the stored bytes miss the digest, or no sketch was committed); a rejected
    trainer that contested (``RejectionContested``: its own envelope key on chain) gets the same
    check with its key, so the audit shows each contest upheld (the rejection reproduces) or not;
-4. the provable rule (:func:`zk.protocol.rule.provable_round`, the same function
-   the aggregator ran) over those sketches gives exactly the posted flags, scores and aggregate
-   commitment;
+4. the task's paid rule (the same function the aggregator ran:
+   :func:`zk.protocol.reference_rule.reference_round` for the root-of-trust rule, over the
+   transcript's reference sketch, which must open the on-chain reference commitment;
+   :func:`zk.protocol.rule.provable_round` for the median rule) over those sketches gives exactly
+   the posted flags, scores and aggregate commitment; with the owner's revealed root set (a
+   ``reference_trainer``), the reference itself is recomputed from the round's global model and
+   its digest, sketch and commitment checked against the chain;
 5. for a zk-verified task, the proof in the publishRound calldata verifies again with the
    independent py_ecc verifier, under the key the on-chain verifier was generated from
    (:func:`zk.onchain.check_published_proof`), on public inputs built from chain data.
@@ -30,12 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.intake import Refusal, RejectionReason, check_digest, check_sketch, open_envelope
+from aggregator.reference import ReferenceTrainer, check_reference, reference_params
 from market.marketplace import Marketplace
-from market.model_state import param_spec
+from market.model_state import param_spec, round_start_state
 from market.storage import Storage
 from market.task_spec import TaskSpec
 from market.types import RoundInfo, SubmissionInfo, TaskInfo, mask_to_bits
 from zk.protocol.commitment import aggregate_commitment, sketch_commitment
+from zk.protocol.reference_rule import reference_round
 from zk.protocol.rule import provable_round, tau_fraction
 from zk.protocol.sketch import SketchParams
 from zk.protocol.transcript import RoundTranscript, SubmissionRow, TranscriptError
@@ -81,12 +87,16 @@ class _PublicRound:
     spec: TaskSpec
     trainers: list[str]
     transcript: RoundTranscript
+    on_chain_reference: bool = False
+    """The contract holds the round's reference digest and commitment (a zk reference task)."""
 
 
 def audit_round(market: Marketplace, storage: Storage, task_id: int, round_: int, *,
-                keys: Iterable[dict | str | Path] = ()) -> RoundAudit:
+                keys: Iterable[dict | str | Path] = (), reference_trainer: ReferenceTrainer | None = None) -> RoundAudit:
     """Re-run one published round; every check is recorded, none stops the audit. ``keys``:
-    verification-key documents (or files) to try besides the known ones (check 5)."""
+    verification-key documents (or files) to try besides the known ones (check 5);
+    ``reference_trainer``: the spec's recipe on the owner's revealed root set, to recompute the
+    reference (check 4; without it the reference is checked only against its commitment)."""
     audit = RoundAudit(round_)
     task = market.get_task(task_id)
     audit.mode = task.mode
@@ -94,7 +104,12 @@ def audit_round(market: Marketplace, storage: Storage, task_id: int, round_: int
     if public is None:
         return audit
     sketches = _check_slots(market, storage, public, audit)
-    _check_rule(public, sketches, audit)
+    if public.spec.scoring.detector == "reference":
+        _check_reference_rule(public, sketches, audit)
+        if reference_trainer is not None:
+            _recompute_reference(market, storage, public, reference_trainer, audit)
+    else:
+        _check_rule(public, sketches, audit)
     if not task.trusted_aggregator:
         from zk.onchain import check_published_proof
 
@@ -125,7 +140,7 @@ def _read_round(market: Marketplace, storage: Storage, task: TaskInfo, round_: i
         return None
     public = _PublicRound(task_id, round_, info, [int(s) for s in published["scores"]],
                           TaskSpec.from_json(storage.get(task.config.spec_cid)), market.get_trainers(task_id),
-                          transcript)
+                          transcript, task.uses_reference)
     audit.add("transcript names this task, round and seed",
               (transcript.task_id, transcript.round, transcript.seed) == (task_id, round_, info.seed))
     audit.add("transcript names the published global model", transcript.global_model_cid == info.global_model_cid)
@@ -210,11 +225,59 @@ def _check_rule(public: _PublicRound, sketches: list[list[int] | None], audit: R
               aggregate_commitment(list(result.aggregate)) == info.aggregate_commitment)
 
 
+def _check_reference_rule(public: _PublicRound, sketches: list[list[int] | None], audit: RoundAudit) -> None:
+    """Check 4 for the root-of-trust rule: the reference opens the chain's commitment, and the rule
+    over the opened sketches and that reference gives the posted numbers."""
+    info, record, section = public.info, public.transcript.reference, public.spec.scoring.reference
+    if record is None or section is None:
+        audit.add("transcript holds the round's reference", False, "no reference in the transcript")
+        return
+    if public.on_chain_reference:
+        audit.add("reference digest is the one fixed on chain before the submissions",
+                  record.digest == "0x" + bytes(info.reference_digest).hex())
+        audit.add("reference sketch opens the on-chain reference commitment",
+                  record.commitment == info.reference_commitment
+                  and sketch_commitment(list(record.sketch), record.salt) == info.reference_commitment)
+    else:
+        audit.add("reference sketch opens the transcript's commitment (trusted aggregator: none on chain)",
+                  sketch_commitment(list(record.sketch), record.salt) == record.commitment)
+    rejections = mask_to_bits(info.rejections, len(public.trainers))
+    try:
+        result = reference_round(sketches, rejections, reference=list(record.sketch),
+                                 params=reference_params(section), k=public.spec.scoring.sketch_k)
+    except ValueError as exc:
+        audit.add("the reference rule runs on the published sketches", False, str(exc))
+        return
+    audit.add("flags follow the reference rule", result.flags_mask == info.flags,
+              f"recomputed {result.flags_mask:#x}, posted {info.flags:#x}")
+    audit.add("scores follow the reference rule (exact Shapley of its utility)",
+              list(result.scores) == public.posted_scores)
+    audit.add("aggregate commitment reproduces",
+              aggregate_commitment(list(result.aggregate)) == info.aggregate_commitment)
+
+
+def _recompute_reference(market: Marketplace, storage: Storage, public: _PublicRound, trainer: ReferenceTrainer,
+                         audit: RoundAudit) -> None:
+    """The reference trained again on the revealed root set from the round's global model."""
+    record = public.transcript.reference
+    if record is None:
+        return
+    state, _ = round_start_state(market, storage, public.spec, public.task_id, public.round)
+    digest, commitment = ((bytes(public.info.reference_digest), public.info.reference_commitment)
+                          if public.on_chain_reference else (bytes.fromhex(record.digest[2:]), record.commitment))
+    problems = check_reference(trainer(state, public.round), digest=digest, seed=public.info.seed,
+                               k=public.spec.scoring.sketch_k, sketch=list(record.sketch), salt=record.salt,
+                               commitment=commitment)
+    audit.add("reference recomputed from the revealed root set (digest, sketch, commitment)", not problems,
+              "; ".join(problems))
+
+
 def audit_task(market: Marketplace, storage: Storage, task_id: int, rounds: list[int] | None = None, *,
-               keys: Iterable[dict | str | Path] = ()) -> list[RoundAudit]:
+               keys: Iterable[dict | str | Path] = (), reference_trainer: ReferenceTrainer | None = None,
+               ) -> list[RoundAudit]:
     """Audit the given rounds (default: every published round)."""
     task = market.get_task(task_id)
     if rounds is None:
         rounds = list(range(task.published_rounds))
     keys = list(keys)
-    return [audit_round(market, storage, task_id, r, keys=keys) for r in rounds]
+    return [audit_round(market, storage, task_id, r, keys=keys, reference_trainer=reference_trainer) for r in rounds]

@@ -45,3 +45,8 @@ class UnknownDetectorError(AggregatorValueError):
 class UpdateReloadError(AggregatorError):
     """An accepted update whose tensors were released could not be read again (storage lost it,
     or its bytes no longer pass the checks they passed at intake)."""
+
+
+class ReferenceUnavailableError(AggregatorError):
+    """The round's reference cannot be made or does not match the chain: the node has no reference
+    trainer or root set, or its recomputed reference is not the one committed on chain."""

@@ -4,10 +4,13 @@ demo and the benchmarks: one copy of the pipeline.
 
 DESIGN.md, a round, steps 6–7:
 
-* flags come from the task's detector (the provable rule by default; Multi-Krum and MUD-HoG on
-  full updates when the scoring policy names them, which only a trusted-aggregator task can use,
-  since the proof covers the provable rule);
-* scores are the provable ones, ``max(0, ⟨s_i, g⟩)`` over the accepted sketches: what is paid;
+* flags come from the task's detector: the root-of-trust ``reference`` rule
+  (:func:`zk.protocol.reference_rule.reference_round`: flags from the round's reference sketch,
+  scores the exact Shapley value of its utility) when the spec has a root set; else the median
+  rule (``provable``); Multi-Krum and MUD-HoG on full updates when the scoring policy names
+  them, which only a trusted-aggregator task can use, since a proof covers only the first two;
+* scores are the rule's provable ones (the median rule's ``max(0, ⟨s_i, g⟩)`` over the accepted
+  sketches, or the reference rule's Shapley scores): what is paid;
 * the new global model is the sample-weighted FedAvg of the accepted updates, streamed;
 * the validation-utility Shapley estimates (exact for ≤ :data:`SERVICE_EXACT_PLAYERS` players,
   TMC, GTG, leave-one-out, as the spec lists) and the validation accuracy go to the audit transcript only.
@@ -25,11 +28,13 @@ from aggregator.aggregation import FedAvgAccumulator, apply_to
 from aggregator.detectors import make_detector
 from aggregator.detectors.mud_hog import MudHogDetector
 from aggregator.intake import IntakeResult
+from aggregator.reference import ReferenceSketch, reference_params
 from aggregator.scoring import score as shapley_score
 from aggregator.scoring.utility import fedavg_subset_utility
 from market.task_spec import ScoringSection
 from market.tracing import traced
 from zk.protocol.commitment import aggregate_commitment
+from zk.protocol.reference_rule import ReferenceRoundResult, reference_round
 from zk.protocol.rule import ProvableRoundResult, provable_round, score_accepted, tau_fraction
 from zk.protocol.sketch import flatten_update
 
@@ -59,10 +64,54 @@ class RoundOutcome:
     shapley: dict[str, list[float]] = field(default_factory=dict)
     accuracy: float | None = None
     accuracy_before: float | None = None
+    reference_result: ReferenceRoundResult | None = None
+    """The reference rule's values (None for the other detectors): what the proof covers."""
+    reference_sketch: list[int] | None = None
+    reference_salt: int | None = None
 
 
 def _flat(tensors: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in flatten_update(tensors)])
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    flags: list[bool]
+    labels: list[str]
+    accepted: list[bool]
+    aggregate: Sequence[int]
+    scores: list[int]
+    reference_result: ReferenceRoundResult | None
+
+    def __iter__(self):
+        return iter((self.flags, self.labels, self.accepted, self.aggregate, self.scores, self.reference_result))
+
+
+def _label(flagged: bool, why: str, rejected: bool, sketch: Sequence[int] | None) -> str:
+    return why if flagged else ("rejected" if rejected else ("absent" if sketch is None else "ok"))
+
+
+def _judge(intakes: Sequence[IntakeResult | None], rejected: list[bool], sketches: list, provable: ProvableRoundResult,
+           *, scoring: ScoringSection, history: MudHogDetector | None, reference: ReferenceSketch | None) -> _Judgement:
+    """Flags, labels, the accepted set and the paid scores by the task's detector."""
+    if scoring.detector == "reference":
+        if reference is None or scoring.reference is None:
+            raise ValueError("the reference detector needs the round's reference sketch")
+        result = reference_round(sketches, rejected, reference=reference.sketch,
+                                 params=reference_params(scoring.reference), k=scoring.sketch_k)
+        labels = [_label(f, why.name.lower(), r, s) for f, why, r, s in zip(result.flags, result.reasons, rejected, sketches)]
+        return _Judgement(list(result.flags), labels, list(result.accepted), result.aggregate, list(result.scores), result)
+    if scoring.detector == "provable":
+        labels = [_label(f, "outlier", r, s) for f, r, s in zip(provable.flags, rejected, sketches)]
+        return _Judgement(list(provable.flags), labels, list(provable.accepted), provable.aggregate,
+                          list(provable.scores), None)
+    updates = [_flat(it.load_tensors()) if it is not None and it.accepted else None for it in intakes]
+    detector = history if scoring.detector == "mud_hog" and history is not None else make_detector(scoring.detector)
+    detection = detector.detect(updates, rejected=rejected)
+    flags = [bool(f) for f in detection.flags]
+    accepted = [s is not None and not f for s, f in zip(sketches, flags)]
+    chosen = score_accepted(sketches, accepted, k=scoring.sketch_k)
+    return _Judgement(flags, list(detection.labels), accepted, chosen.aggregate, list(chosen.scores), None)
 
 
 @traced("round_pipeline.assess_round")
@@ -76,33 +125,21 @@ def assess_round(
     dtype: str = "float32",
     shapley_seed: int = 0,
     shapley: bool = True,
+    reference: ReferenceSketch | None = None,
 ) -> RoundOutcome:
     """Assess one round. ``intakes[i]`` is slot i's verdict, ``None`` when it did not submit.
     ``history`` carries MUD-HoG's per-trainer history across rounds when that detector is used.
     FedAvg reads the accepted updates one at a time (:meth:`IntakeResult.load_tensors`), so
     released intakes keep the round at O(d); ``shapley=False`` skips the validation Shapley
-    estimates, which hold every accepted update at once (O(n·d))."""
+    estimates, which hold every accepted update at once (O(n·d)). ``reference``: the round's
+    reference sketch, required by the ``reference`` detector."""
     rejected = [bool(it is not None and not it.accepted) for it in intakes]
     sketches = [it.sketch if it is not None and it.accepted else None for it in intakes]
     num, den = tau_fraction(scoring.tau)
     provable = provable_round(sketches, rejected, tau_num=num, tau_den=den, k=scoring.sketch_k)
 
-    if scoring.detector == "provable":
-        flags = list(provable.flags)
-        labels = ["outlier" if f else ("rejected" if r else ("absent" if s is None else "ok"))
-                  for f, r, s in zip(flags, rejected, sketches)]
-        scores_aggregate = provable.aggregate
-        scores = list(provable.scores)
-        accepted = list(provable.accepted)
-    else:
-        updates = [_flat(it.load_tensors()) if it is not None and it.accepted else None for it in intakes]
-        detector = history if scoring.detector == "mud_hog" and history is not None else make_detector(scoring.detector)
-        detection = detector.detect(updates, rejected=rejected)
-        flags = [bool(f) for f in detection.flags]
-        labels = list(detection.labels)
-        accepted = [s is not None and not f for s, f in zip(sketches, flags)]
-        chosen = score_accepted(sketches, accepted, k=scoring.sketch_k)
-        scores_aggregate, scores = chosen.aggregate, list(chosen.scores)
+    judged = _judge(intakes, rejected, sketches, provable, scoring=scoring, history=history, reference=reference)
+    flags, labels, accepted, scores_aggregate, scores, reference_result = judged
 
     accumulator = FedAvgAccumulator(dtype=dtype)
     for i, it in enumerate(intakes):
@@ -114,7 +151,9 @@ def assess_round(
     outcome = RoundOutcome(
         flags=flags, rejections=rejected, scores=[int(s) for s in scores], aggregate=[int(v) for v in scores_aggregate],
         aggregate_commitment=aggregate_commitment(list(scores_aggregate)), labels=labels, provable=provable,
-        new_global=new_global, accepted=accepted,
+        new_global=new_global, accepted=accepted, reference_result=reference_result,
+        reference_sketch=None if reference is None else list(reference.sketch),
+        reference_salt=None if reference is None else reference.salt,
     )
     if evaluate is not None:
         outcome.accuracy_before = float(evaluate(global_state))

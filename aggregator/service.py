@@ -38,16 +38,19 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 
 from aggregator.detectors.mud_hog import MudHogDetector
+from aggregator.exceptions import ReferenceUnavailableError
 from aggregator.intake import IntakeResult, intake_round, update_bytes
+from aggregator.reference import ReferenceFiles, ReferenceSketch, ReferenceTrainer, reference_digest, sketch_reference
 from aggregator.round_pipeline import Evaluate, RoundOutcome, assess_round
 from aggregator.state import AggregatorState, SavedRound, load_state, save_state
 from aggregator.transcripts import build_transcript
 from market.exceptions import ChainError, ContractRevert
 from market.marketplace import Marketplace
 from market.model_state import InitialState, ParamSpec, param_spec, round_start_state, state_to_bytes
+from market.root_set import RootSet, open_root_set
 from market.storage import Storage, StorageUnavailable
 from market.task_spec import TaskSpec
-from market.types import RoundPublication
+from market.types import RoundInfo, RoundPublication
 from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.phase import RoundPhase, observe_phase
 from zk.protocol.sketch import SketchParams
@@ -58,6 +61,10 @@ DEFAULT_MEMORY_BUDGET = 1 << 30
 Prover = Callable[[int, int, RoundOutcome, list[int], int, list[IntakeResult | None]], bytes]
 """``prove(task_id, round, outcome, stored_commitments, seed, intakes) -> proof bytes`` for zk
 tasks (:func:`zk.prover.make_round_prover` makes one)."""
+
+ReferenceFactory = Callable[[TaskSpec, RootSet], ReferenceTrainer]
+"""``factory(spec, root_set) -> train(global_state, round) -> reference update`` for tasks of the
+reference rule (the app layer passes :func:`aggregator.evaluation.make_reference_trainer`)."""
 
 
 @dataclass
@@ -91,6 +98,7 @@ class AggregatorNode:
         log: Callable[[str], None] | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         initial_state: InitialState | None = None,
+        reference_factory: ReferenceFactory | None = None,
     ) -> None:
         self.market = market
         self.storage = storage
@@ -112,6 +120,9 @@ class AggregatorNode:
         self._evaluate: Evaluate | None = None
         self.history = MudHogDetector()
         self.rounds: dict[int, RoundLog] = {}
+        self._reference_factory = reference_factory
+        self._reference_trainer: ReferenceTrainer | None = None
+        self.references = ReferenceFiles(self.dir)
 
     # --- persistence -----------------------------------------------------------------------
     def _save(self) -> None:
@@ -160,6 +171,8 @@ class AggregatorNode:
             self.log(f"task {self.task_id} finalized (gas {result.gas_used:,})")
             return NodeAction(ActionKind.FINALIZED)
         assert round_ is not None and info is not None
+        if task.uses_reference and not any(info.reference_digest) and info.submissions == 0:
+            return self._commit_reference(round_)
         if phase is RoundPhase.SUBMISSIONS_OPEN:
             return NodeAction(ActionKind.WAITING, round_, f"submissions ({info.submissions}/{task.trainer_count})")
         if phase.closable:
@@ -177,6 +190,55 @@ class AggregatorNode:
             raise
         self.log(f"round {round_}: closed with {submissions} submission(s), seed {result.event('SubmissionsClosed')['seed']:#x}")
         return NodeAction(ActionKind.CLOSED, round_)
+
+    # --- the reference (root-of-trust rule) --------------------------------------------------
+    def _train_reference(self) -> ReferenceTrainer:
+        """The spec's recipe on the owner's root set (opened with the aggregator's key, checked
+        against the spec's digest and for class balance)."""
+        if self._reference_trainer is None:
+            spec = self.spec
+            section = spec.scoring.reference
+            if section is None or self._reference_factory is None:
+                raise ReferenceUnavailableError(
+                    f"task {self.task_id} uses the reference rule: the node needs its spec's root set and a reference "
+                    "trainer (reference_factory)")
+            root = open_root_set(self.storage.get(section.root_set_cid), self.key, input_shape=spec.data.input_shape,
+                                 num_classes=spec.model.num_classes, per_class=section.per_class,
+                                 digest=section.root_set_digest)
+            self._reference_trainer = self._reference_factory(spec, root)
+        return self._reference_trainer
+
+    def _reference_update(self, round_: int) -> dict:
+        return self.references.update(round_, lambda: self._train_reference()(self.global_state(round_)[0], round_))
+
+    def _commit_reference(self, round_: int) -> NodeAction:
+        digest = reference_digest(self._reference_update(round_))
+        try:
+            self.market.commit_reference(self.account, self.task_id, round_, digest)
+        except ContractRevert as exc:
+            if exc.name == "MarketplaceReferenceAlreadyCommitted":
+                return NodeAction(ActionKind.WAITING, round_, "submissions")
+            raise
+        self.log(f"round {round_}: reference committed (digest 0x{digest.hex()[:16]}…)")
+        return NodeAction(ActionKind.REFERENCE_COMMITTED, round_)
+
+    def _reference_sketch(self, round_: int, info: RoundInfo) -> ReferenceSketch:
+        """The reference's sketch under the round's seed, committed on chain (once; the salt is
+        saved before the transaction, so a restart opens the same commitment). A task whose
+        contract takes no reference (trusted aggregator) gets the sketch alone."""
+        update = self._reference_update(round_)
+        if not self.market.get_task(self.task_id).uses_reference:
+            return sketch_reference(update, info.seed, self.spec.scoring.sketch_k)
+        if reference_digest(update) != bytes(info.reference_digest):
+            raise ReferenceUnavailableError(f"round {round_}: this node's reference is not the one committed on chain")
+        salt = self.references.salt(round_)
+        sketch = sketch_reference(update, info.seed, self.spec.scoring.sketch_k, salt)
+        if info.reference_commitment == 0:
+            self.references.save_salt(round_, sketch.salt)
+            self.market.commit_reference_sketch(self.account, self.task_id, round_, sketch.commitment)
+        elif info.reference_commitment != sketch.commitment:
+            raise ReferenceUnavailableError(f"round {round_}: the on-chain reference commitment is not this node's")
+        return sketch
 
     def _publish(self, round_: int) -> NodeAction:
         saved = self.state.rounds.get(round_)
@@ -226,9 +288,10 @@ class AggregatorNode:
             max_norm=spec.limits.max_update_norm,
         )
         global_state, previous_cid = self.global_state(round_)
+        reference = self._reference_sketch(round_, info) if spec.scoring.detector == "reference" else None
         outcome = assess_round(intakes, global_state=global_state, scoring=spec.scoring, evaluate=self._evaluate,
                                history=self.history, dtype=spec.training.dtype, shapley_seed=round_,
-                               shapley=not stream)
+                               shapley=not stream, reference=reference)
         model_cid = self.storage.put(state_to_bytes(outcome.new_global))
         self.storage.pin(model_cid)
         proof, proof_seconds = b"", None
@@ -241,7 +304,8 @@ class AggregatorNode:
             task_id=self.task_id, round_=round_, spec=spec, seed=info.seed, trainers=trainers, submissions=submissions,
             intakes=intakes, outcome=outcome, model_cid=model_cid, previous_cid=previous_cid,
             proof_seconds=proof_seconds, proof=proof, verifier_key=self._key_document() if proof else None,
-            streamed=stream)
+            streamed=stream, reference_digest=reference.digest if reference else None,
+            reference_commitment=reference.commitment if reference else 0)
         transcript_cid = self.storage.put(transcript.to_json())
         self.storage.pin(transcript_cid)
         saved = SavedRound(

@@ -15,7 +15,7 @@ from aggregator.round_pipeline import RoundOutcome
 from market.task_spec import TaskSpec
 from market.tracing import traced
 from market.types import SubmissionInfo
-from zk.protocol.transcript import RoundTranscript, SubmissionRow
+from zk.protocol.transcript import ReferenceRecord, RoundTranscript, SubmissionRow
 
 __all__ = ["build_transcript"]
 
@@ -33,14 +33,26 @@ def _row(slot: int, trainer: str, sub: SubmissionInfo, it: IntakeResult | None, 
     )
 
 
+def _reference(outcome: RoundOutcome, digest: bytes | None, commitment: int) -> ReferenceRecord | None:
+    result = outcome.reference_result
+    if result is None or outcome.reference_sketch is None or outcome.reference_salt is None:
+        return None
+    return ReferenceRecord(
+        digest="0x" + (digest or b"").hex(), sketch=list(outcome.reference_sketch), salt=outcome.reference_salt,
+        commitment=commitment, norm=result.reference_norm, reasons=[r.name.lower() for r in result.reasons],
+        alignments=list(result.alignments))
+
+
 @traced("transcript.build")
 def build_transcript(*, task_id: int, round_: int, spec: TaskSpec, seed: int, trainers: Sequence[str],
                      submissions: Sequence[SubmissionInfo], intakes: Sequence[IntakeResult | None],
                      outcome: RoundOutcome,
                      model_cid: str, previous_cid: str | None, proof_seconds: float | None, proof: bytes = b"",
-                     verifier_key: Mapping[str, Any] | None = None, streamed: bool = False) -> RoundTranscript:
+                     verifier_key: Mapping[str, Any] | None = None, streamed: bool = False,
+                     reference_digest: bytes | None = None, reference_commitment: int = 0) -> RoundTranscript:
     """The round's transcript from the chain's submissions, the intake verdicts (one per slot,
-    None where nothing was submitted) and the assessed outcome."""
+    None where nothing was submitted) and the assessed outcome (with the reference rule, the
+    reference's digest and commitment as the chain holds them)."""
     p = outcome.provable
     rows = [_row(slot, trainer, sub, it, outcome.labels[slot])
             for slot, (trainer, sub, it) in enumerate(zip(trainers, submissions, intakes))]
@@ -53,4 +65,5 @@ def build_transcript(*, task_id: int, round_: int, spec: TaskSpec, seed: int, tr
         validation_shapley=outcome.shapley, accuracy_before=outcome.accuracy_before,
         accuracy_after=outcome.accuracy, proof_seconds=proof_seconds, proof=proof.hex() if proof else None,
         verifier=None if verifier_key is None else dict(verifier_key), streamed=streamed,
+        reference=_reference(outcome, reference_digest, reference_commitment),
     ))

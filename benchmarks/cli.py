@@ -25,7 +25,10 @@ from market.units import ether
 @click.option("--unreliable", multiple=True, help="An unreliable trainer's plan (repeat); default: unreliable:noisy_labels=0.8.")
 @click.option("--honest-only", is_flag=True, help="No attackers and no unreliable trainers.")
 @click.option("--alpha", type=float, default=0.5, show_default=True, help="Dirichlet alpha of the data shares.")
-@click.option("--tau", type=float, default=4.0, show_default=True, help="Outlier threshold of the provable rule.")
+@click.option("--rule", type=click.Choice(["reference", "median"]), default="reference", show_default=True,
+              help="The paid rule: the root-of-trust rule (anchored on the owner's class-balanced root set) or the "
+                   "median-distance rule (no root set).")
+@click.option("--tau", type=float, default=4.0, show_default=True, help="Outlier threshold of the median rule.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default=None, help="Trainers' device (default: cuda when available).")
 @click.option("--ipfs-api", default=None, help="Use a kubo node's RPC API instead of the embedded store.")
@@ -37,8 +40,8 @@ from market.units import ether
 @click.option("--no-audit", is_flag=True, help="Skip the closing audit (market audit of every round).")
 @click.option("--verbose", is_flag=True, help="Log every step of the aggregator.")
 @pass_ctx
-def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unreliable, honest_only, alpha, tau, seed,
-        device, ipfs_api, out_dir, json_path, trusted, no_audit, verbose) -> None:
+def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unreliable, honest_only, alpha, rule, tau,
+        seed, device, ipfs_api, out_dir, json_path, trusted, no_audit, verbose) -> None:
     """Run a whole market: deploy, post a digits task, N trainers (some attackers), R rounds, payout."""
     from benchmarks.simulation import DEFAULT_ATTACKS, DEFAULT_UNRELIABLE, DemoOptions, run_demo
 
@@ -46,7 +49,7 @@ def cli(ctx: CliContext, trainers, rounds, epochs, reward, stake, attacks, unrel
         trainers=trainers, rounds=rounds, epochs=epochs, reward_wei=reward, stake_wei=stake,
         attacks=() if honest_only else (attacks or DEFAULT_ATTACKS),
         unreliable=() if honest_only else (unreliable or DEFAULT_UNRELIABLE),
-        alpha=alpha, tau=tau, seed=seed, device=device, ipfs_api=ipfs_api, zk=not trusted, audit=not no_audit,
+        alpha=alpha, rule=rule, tau=tau, seed=seed, device=device, ipfs_api=ipfs_api, zk=not trusted, audit=not no_audit,
         rpc_url=ctx.config.rpc_url if ctx.config.rpc_url not in (None, "", "embedded") else None,
     )
     with console.status("running the market…") as status:
@@ -101,7 +104,7 @@ def _rounds_table(result: DemoResult) -> Table:
 def _trainers_table(result: DemoResult) -> Table:
     """Per trainer: kind, flags per round, proven score, Shapley, payout, stake."""
     table = Table(title="trainers")
-    for col in ("slot", "kind", "flags per round", "proven score", "Shapley (GTG)", "payout", "stake"):
+    for col in ("slot", "kind", "flags per round", "proven share", "Shapley (GTG)", "payout", "stake"):
         table.add_column(col)
     total = sum(t.score_total for t in result.trainers) or 1
     for t in result.trainers:

@@ -1,25 +1,30 @@
-"""Fairness: how faithfully each contribution score ranks trainers of mixed quality, and what
-it costs.
+"""Fairness: how faithfully the paid scores rank trainers of mixed quality against exact
+loss- and accuracy-Shapley, beside the split-half noise floor of that ground truth.
 
-Eight trainers on IID shares of the digits training split: three clean, two with noisy labels
-(50 % and 80 % of their labels replaced by another class), two with fewer samples (20 % and
-10 % of a share), one free-rider (zeros). Each round every trainer trains from the global model
-and submits through the market path (package, encryption, sketch, commitment, intake); the
-round is assessed by :func:`~aggregator.round_pipeline.assess_round` with the provable rule and
-the global model moves to the FedAvg of the accepted updates.
+Protocol. Ten trainers on IID or Dirichlet(0.5) shares of the digits training split (the
+reference study's mixed scenario): four clean, noisy labels on 50 % and 80 % of the samples, 10 %
+and 20 % of a share, a free-rider (zeros) and a label-flipper; no omniscient attacker. 5 rounds
+of the demo's task (5 local epochs). Each round every trainer trains from the global model, the
+root-of-trust rule scores the sketches (:mod:`benchmarks.reference_arm`: root set 10 per class of
+the validation split, the round's reference, the round's seed) and the global model moves to the
+FedAvg of its accepted set; the old median rule (:func:`~zk.protocol.rule.provable_round`, τ of
+the task) is scored on the same sketches.
 
-Ground truth per round: the exact Shapley value (:func:`~aggregator.scoring.exact_shapley`,
-2⁸ coalitions) of the validation utility ``U(S)`` = validation accuracy of the global model plus
-the sample-weighted mean of S's updates (:func:`~aggregator.scoring.fedavg_subset_utility`),
-over all eight trainers. Against it: the provable score that is paid (``max(0, ⟨s_i, g⟩)`` on
-the sketches, 0 when flagged), leave-one-out, truncated Monte Carlo (500 permutations,
-truncation 1 %) and GTG-Shapley (defaults), each with a fresh memoised utility so that its wall
-time and its count of utility evaluations are its own. Spearman's ρ is taken per round and on
-the totals over the rounds (what a payout follows).
+Ground truth per round: the exact Shapley value (:func:`~aggregator.scoring.exact_shapley`, all
+2¹⁰ coalitions) of ``U(S)`` = − validation loss (loss-Shapley) and validation accuracy
+(accuracy-Shapley) of the global model plus the sample-weighted mean of S's updates. Every
+coalition's model is evaluated once on each of two class-balanced halves of the validation split:
+the whole split's values are their size-weighted means, and the noise floor is Spearman's ρ
+between the Shapley totals of the two halves (how well the ground truth agrees with itself).
+Against it, on the totals over the rounds (what a payout follows): the reference rule's paid
+scores, the median rule's, and the aggregator's estimators of accuracy-Shapley (leave-one-out,
+truncated Monte Carlo with 500 permutations, GTG-Shapley with its defaults), each with a fresh
+memoised utility so that its wall time and its count of utility evaluations are its own.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,212 +33,247 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.round_pipeline import assess_round
 from aggregator.scoring import exact_shapley, fedavg_subset_utility, gtg_shapley, leave_one_out, tmc_shapley
 from benchmarks.common import Section, Table, fmt_s, protocol_text
-from benchmarks.kit import MarketPath, digits_task, local_update, round_seed, shares
+from benchmarks.kit import DigitsTask, bound_refusal, digits_task, local_update, round_seed, shares
+from benchmarks.reference_arm import (
+    median_scores,
+    reference_step,
+    reference_update,
+    root_set,
+    sketch_round,
+    validation_halves,
+)
+from benchmarks.reference_study import MIXED
 from trainers.attacks import AttackPlan
-from zk.protocol.rule import provable_round, tau_fraction
+from trainers.attacks.omniscient import flatten, unflatten
+from trainers.data import Dataset
+from trainers.models import build_model, load_state
+from trainers.training import evaluate
 
 COMMAND = "python scripts/bench_fairness.py"
-
-#: (kind, attack plan, fraction of the share kept)
-TRAINERS = [
-    ("clean", None, 1.0),
-    ("clean", None, 1.0),
-    ("clean", None, 1.0),
-    ("noisy labels 50 %", "unreliable:noisy_labels=0.5", 1.0),
-    ("noisy labels 80 %", "unreliable:noisy_labels=0.8", 1.0),
-    ("fewer samples 20 %", None, 0.2),
-    ("fewer samples 10 %", None, 0.1),
-    ("free-rider", "free_rider", 1.0),
-]
-METHODS = ("provable (paid)", "leave-one-out", "TMC-Shapley", "GTG-Shapley")
+PARTITIONS = ("iid", "dirichlet")
+PAID = ("reference (paid)", "median rule (old paid)")
+ESTIMATORS: dict[str, Callable] = {
+    "leave-one-out": lambda n, u, r: leave_one_out(n, u),
+    "TMC-Shapley": lambda n, u, r: tmc_shapley(n, u, seed=r),
+    "GTG-Shapley": lambda n, u, r: gtg_shapley(n, u, seed=r),
+}
+METHODS = (*PAID, *ESTIMATORS)
+EXACT = ("loss", "accuracy", "loss a", "loss b", "accuracy a", "accuracy b")
+GOAL_RHO = 0.85
 
 
 def _spearman(a, b) -> float | None:
     from scipy.stats import spearmanr
 
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return None
-    return float(spearmanr(a, b).statistic)
-
-
-def _unflatten(global_state: dict[str, np.ndarray]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-    names = list(global_state)
-    sizes = [global_state[k].size for k in names]
-    offsets = np.cumsum([0, *sizes])
-
-    def state(mean: np.ndarray) -> dict[str, np.ndarray]:
-        return {k: (global_state[k].astype(np.float64) + mean[offsets[i]:offsets[i + 1]].reshape(global_state[k].shape)
-                    ).astype(global_state[k].dtype) for i, k in enumerate(names)}
-
-    return state
+    return None if np.ptp(a) == 0 or np.ptp(b) == 0 else float(spearmanr(a, b).statistic)
 
 
 @dataclass
-class _Scores:
-    """What the rounds accumulate per method (``exact`` and :data:`METHODS`)."""
+class Totals:
+    """One partition's per-trainer totals over the rounds, per method and ground truth, and costs."""
 
     n: int
-    totals: dict[str, np.ndarray] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     evaluations: dict[str, int] = field(default_factory=dict)
-    per_round_rho: dict[str, list[float | None]] = field(default_factory=dict)
-    flags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    flags: dict[str, np.ndarray] = field(default_factory=dict)
     samples: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.totals = {m: np.zeros(self.n) for m in ("exact", *METHODS)}
-        self.seconds = {m: 0.0 for m in ("exact", *METHODS)}
-        self.evaluations = {m: 0 for m in ("exact", *METHODS)}
-        self.per_round_rho = {m: [] for m in METHODS}
-        self.flags = np.zeros(self.n, dtype=int)
-        self.samples = [0] * self.n
+        self.values = {m: np.zeros(self.n) for m in (*METHODS, *EXACT)}
+        self.seconds = dict.fromkeys(("exact", *METHODS), 0.0)
+        self.evaluations = dict.fromkeys(("exact", *METHODS), 0)
+        self.flags = {m: np.zeros(self.n, int) for m in PAID}
+
+    def rho(self, method: str, truth: str) -> float | None:
+        return _spearman(self.values[method], self.values[truth])
+
+    def floor(self, truth: str) -> float | None:
+        return _spearman(self.values[f"{truth} a"], self.values[f"{truth} b"])
 
 
-def _trainers(task, seed: int) -> tuple[list, list[AttackPlan]]:
-    """The eight trainers' data (IID shares, some cut down) and attack plans."""
-    base = shares(task, len(TRAINERS), "iid")
-    rng = np.random.default_rng(seed)
-    datasets = [d if keep == 1.0 else d.subset(np.sort(rng.choice(len(d), max(8, int(keep * len(d))), replace=False)))
-                for d, (_, _, keep) in zip(base, TRAINERS)]
-    plans = [AttackPlan.parse(plan, seed=seed + i) for i, (_, plan, _) in enumerate(TRAINERS)]
-    return datasets, plans
+def _mixed(task: DigitsTask, partition: str, seed: int) -> tuple[list[Dataset], list[AttackPlan]]:
+    base = shares(task, len(MIXED), partition)
+    data = [d if keep == 1.0 else d.subset(np.arange(max(8, int(keep * len(d))))) for d, (_, _, keep) in zip(base, MIXED)]
+    return data, [AttackPlan.parse(plan, seed=seed + i) for i, (_, plan, _) in enumerate(MIXED)]
 
 
-def _round(task, state, r: int, seed: int, datasets, plans, path: MarketPath, validation, scores: _Scores):
-    """One round: every trainer's update through the market path, every method's values (timed,
-    utility evaluations counted), the agreement with exact Shapley; returns the next global state."""
-    n, k = scores.n, task.spec.scoring.sketch_k
-    tau_num, tau_den = tau_fraction(task.spec.scoring.tau)
-    subs = [local_update(task, state, datasets[i], plans[i], trainer_seed=seed + i, round_=r)[:2] for i in range(n)]
-    intakes = [path.submit(i, u, s, round_=r, seed=round_seed("fairness", seed, r)) for i, (u, s) in enumerate(subs)]
-    scores.samples = [s for _, s in subs]
-    sketches = [it.sketch for it in intakes]
-    rejected = [not it.accepted for it in intakes]
-    values: dict[str, np.ndarray] = {}
-    t0 = time.perf_counter()
-    provable = provable_round(sketches, rejected, tau_num=tau_num, tau_den=tau_den, k=k)
-    scores.seconds["provable (paid)"] += time.perf_counter() - t0
-    values["provable (paid)"] = np.array([float(s) for s in provable.scores])
-    scores.flags += np.array(provable.flags, dtype=int)
+class Coalitions:
+    """Every coalition's model (global + sample-weighted mean of its updates) evaluated on both
+    halves of the validation split: ``table(kind)`` maps a coalition to −loss or accuracy."""
 
-    to_state = _unflatten(state)
-    vectors = [np.concatenate([np.asarray(u[key], np.float64).reshape(-1) for key in state]) for u, _ in subs]
-    scorers = {"exact": exact_shapley, "leave-one-out": leave_one_out,
-               "TMC-Shapley": lambda m, u: tmc_shapley(m, u, seed=r), "GTG-Shapley": lambda m, u: gtg_shapley(m, u, seed=r)}
-    for name, scorer in scorers.items():
-        utility = fedavg_subset_utility(updates=vectors, weights=scores.samples,
-                                        evaluate=lambda mean: validation(to_state(mean)))
+    def __init__(self, task: DigitsTask, halves: tuple[Dataset, Dataset]) -> None:
+        self.halves = halves
+        self.model = build_model(task.spec.model, dtype=task.spec.training.dtype, init=False)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    def sweep(self, state, subs) -> dict[str, dict[frozenset[int], float]]:
+        keys = sorted(state)
+        base = flatten(state, keys)
+        vectors = np.stack([flatten(u, keys) for u, _ in subs])
+        w = np.array([s for _, s in subs], float)
+        sizes = np.array([len(h) for h in self.halves], float)
+        n, tables = len(subs), {kind: {} for kind in EXACT}
+        for mask in range(1 << n):
+            members = [i for i in range(n) if mask >> i & 1]
+            mean = w[members] @ vectors[members] / w[members].sum() if members else np.zeros_like(base)
+            load_state(self.model, unflatten(base + mean, state))
+            (la, aa), (lb, ab) = (evaluate(self.model, h) for h in self.halves)
+            key = frozenset(members)
+            for kind, v in (("loss a", -la), ("loss b", -lb), ("accuracy a", aa), ("accuracy b", ab)):
+                tables[kind][key] = v
+            tables["loss"][key] = -float(np.dot(sizes, (la, lb)) / sizes.sum())
+            tables["accuracy"][key] = float(np.dot(sizes, (aa, ab)) / sizes.sum())
+        return tables
+
+
+def _estimators(totals: Totals, state, subs, accuracy, r: int) -> None:
+    keys = sorted(state)
+    vectors = [flatten(u, keys) for u, _ in subs]
+    base = flatten(state, keys)
+    for name, scorer in ESTIMATORS.items():
+        utility = fedavg_subset_utility(updates=vectors, weights=[s for _, s in subs],
+                                        evaluate=lambda mean: accuracy(unflatten(base + mean, state)))
         t0 = time.perf_counter()
-        values[name] = np.asarray(scorer(n, utility), dtype=np.float64)
-        scores.seconds[name] += time.perf_counter() - t0
-        scores.evaluations[name] += utility.evaluations
-    for m in ("exact", *METHODS):
-        scores.totals[m] += values[m]
-    for m in METHODS:
-        scores.per_round_rho[m].append(_spearman(values[m], values["exact"]))
-    return assess_round(intakes, global_state=state, scoring=task.scoring("provable", ()),
-                        dtype=task.spec.training.dtype).new_global
+        totals.values[name] += np.asarray(scorer(len(subs), utility, r), float)
+        totals.seconds[name] += time.perf_counter() - t0
+        totals.evaluations[name] += utility.evaluations
+
+
+def _round(task, state, r: int, data, plans, root, coalitions: Coalitions, totals: Totals, sketch_seed: int):
+    """One round: the updates, both paid rules, the exact Shapley values and the estimators;
+    returns the next global model (the reference rule's)."""
+    subs = [local_update(task, state, data[i], plans[i], trainer_seed=task.seed + i, round_=r)[:2]
+            for i in range(len(data))]
+    totals.samples = [s for _, s in subs]
+    rejected = [bound_refusal(task, u) is not None for u, _ in subs]
+    sketches = sketch_round(task, [u for u, _ in subs], reference_update(task, state, root, r), rejected, sketch_seed)
+    t0 = time.perf_counter()
+    out, new_state = reference_step(task, state, subs, sketches)
+    totals.seconds[PAID[0]] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    median, median_flags = median_scores(task, sketches)
+    totals.seconds[PAID[1]] += time.perf_counter() - t0
+    for name, scores, flags in ((PAID[0], out.scores, out.flags), (PAID[1], median, median_flags)):
+        totals.values[name] += np.array(scores, float)
+        totals.flags[name] += np.array(flags, int)
+    t0 = time.perf_counter()
+    tables = coalitions.sweep(state, subs)
+    for kind, table in tables.items():
+        totals.values[kind] += exact_shapley(len(subs), table.__getitem__)
+    totals.seconds["exact"] += time.perf_counter() - t0
+    totals.evaluations["exact"] += len(tables["loss"])
+    _estimators(totals, state, subs, task.evaluator("validation"), r)
+    return new_state
+
+
+def run_partition(task: DigitsTask, partition: str, rounds: int, seed: int) -> tuple[Totals, float]:
+    """The mixed scenario on one partition: the totals and the final test accuracy."""
+    data, plans = _mixed(task, partition, seed)
+    root, coalitions = root_set(task, seed), Coalitions(task, validation_halves(task, seed))
+    totals = Totals(n=len(MIXED))
+    state = {k: v.copy() for k, v in task.initial.items()}
+    for r in range(rounds):
+        state = _round(task, state, r, data, plans, root, coalitions, totals, round_seed("fairness", seed, partition, r))
+    return totals, float(task.evaluator("test")(state))
 
 
 def run(*, quick: bool = False, out: Path, seed: int = 0, rounds: int | None = None, **_: Any) -> Section:
     started = time.perf_counter()
     rounds = rounds or (1 if quick else 5)
     task = digits_task(seed)
-    path = MarketPath(task)
-    datasets, plans = _trainers(task, seed)
-    validation = task.evaluator("validation")
-    state = {key: v.copy() for key, v in task.initial.items()}
-    validation(state)  # warm-up: the first evaluation pays torch's one-off costs
-    scores = _Scores(n=len(TRAINERS))
-    for r in range(rounds):
-        state = _round(task, state, r, seed, datasets, plans, path, validation, scores)
-    table, rho_total = _agreement_table(scores, rounds)
-    shares_table = _shares_table(scores, rounds)
-    plots = _plot(out, scores.totals)
-    return Section(
-        key="fairness", title="3. Fairness of the contribution scores", command=COMMAND,
-        notes=[protocol_text(__doc__)], tables=[table, shares_table], plots=plots,
-        seconds=time.perf_counter() - started,
-        data={"rounds": rounds, "trainers": [t[0] for t in TRAINERS],
-              "totals": {m: v.tolist() for m, v in scores.totals.items()}, "rho_per_round": scores.per_round_rho,
-              "rho_totals": rho_total, "seconds": scores.seconds, "evaluations": scores.evaluations},
-    )
+    results: dict[str, tuple[Totals, float]] = {}
+    for partition in ("iid",) if quick else PARTITIONS:
+        results[partition] = run_partition(task, partition, rounds, seed)
+        print(f"fairness   {partition:9s} mixed quality      (total {time.perf_counter() - started:6.0f} s)",
+              file=sys.stderr, flush=True)
+    data = {"rounds": rounds, "trainers": [kind for kind, _, _ in MIXED], "partitions": {}}
+    for p, (t, accuracy) in results.items():
+        data["partitions"][p] = {
+            "accuracy": accuracy, "totals": {m: v.tolist() for m, v in t.values.items()}, "samples": t.samples,
+            "rho_loss": {m: t.rho(m, "loss") for m in METHODS}, "rho_accuracy": {m: t.rho(m, "accuracy") for m in METHODS},
+            "floor_loss": t.floor("loss"), "floor_accuracy": t.floor("accuracy"),
+            "flags": {m: v.tolist() for m, v in t.flags.items()}, "seconds": t.seconds, "evaluations": t.evaluations}
+    return Section(key="fairness", title="3. Fairness of the contribution scores", command=COMMAND,
+                   notes=[protocol_text(__doc__)], tables=[_agreement_table(results, rounds), _trainer_table(results)],
+                   plots=_plot(out, results), seconds=time.perf_counter() - started, data=data)
 
 
-def _agreement_table(scores: _Scores, rounds: int) -> tuple[Table, dict[str, float | None]]:
-    """Spearman's ρ with exact Shapley (per round and on the totals), time and evaluations per method."""
-    n, totals, seconds, evaluations = scores.n, scores.totals, scores.seconds, scores.evaluations
-    table = Table(f"Fairness: agreement with exact validation-utility Shapley ({n} trainers, {rounds} round(s))",
-                  ["method", "Spearman ρ per round (mean)", "Spearman ρ of the totals", "wall time per round",
-                   "utility evaluations per round", "paid / provable"])
-    table.add("exact Shapley (reference)", "1", "1", fmt_s(seconds["exact"] / rounds),
-              f"{evaluations['exact'] / rounds:.0f}", "no / no")
-    rho_total: dict[str, float | None] = {}
-    for m in METHODS:
-        rhos = [x for x in scores.per_round_rho[m] if x is not None]
-        rho_total[m] = _spearman(totals[m], totals["exact"])
-        table.add(m, f"{np.mean(rhos):.2f}" if rhos else "n/a", "n/a" if rho_total[m] is None else f"{rho_total[m]:.2f}",
-                  fmt_s(seconds[m] / rounds), "0 (sketches only)" if m.startswith("provable") else
-                  f"{evaluations[m] / rounds:.0f}", "yes / yes" if m.startswith("provable") else "no / no")
-    best = max((m for m in METHODS if rho_total[m] is not None), key=lambda m: rho_total[m], default=None)
-    if best and not best.startswith("provable") and (rho_total["provable (paid)"] or -1) < rho_total[best]:
-        table.notes.append(f"The paid provable score LOSES to {best} in faithfulness "
-                           f"(ρ {rho_total['provable (paid)'] or float('nan'):.2f} vs {rho_total[best]:.2f} on the totals); "
-                           "it is the only one a circuit checks and it needs no validation set.")
-    table.notes.append("With 8 players there are only 256 coalitions and every method memoises them, so TMC's 500 "
-                       "permutations evaluate about as many as exact enumeration; its advantage starts past ~12 players.")
-    return table, rho_total
+def _f(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
 
 
-def _shares_table(scores: _Scores, rounds: int) -> Table:
-    """Each trainer's total per method, as shares of the method's Σ|value|, and its flagged rounds."""
-    n, totals, flags = scores.n, scores.totals, scores.flags
-    shares_table = Table("Fairness: each trainer's total over the rounds (scores normalised to shares of their sum)",
-                         ["slot", "kind", "samples", "exact Shapley", "provable (paid)", "leave-one-out", "TMC",
-                          "GTG", "flagged rounds"])
+def _agreement_table(results: dict[str, tuple[Totals, float]], rounds: int) -> Table:
+    table = Table(f"Fairness: Spearman ρ of each method's totals against exact Shapley (mixed quality, {len(MIXED)} "
+                  f"trainers, {rounds} round(s))",
+                  ["partition", "method", "ρ vs loss-Shapley", "noise floor (loss)", "ρ vs accuracy-Shapley",
+                   "noise floor (accuracy)", "wall time per round", "utility evaluations per round", "paid / provable"])
+    for p, (t, _) in results.items():
+        floors = _f(t.floor("loss")), _f(t.floor("accuracy"))
+        table.add(p, f"exact Shapley (2^{t.n} coalitions)", "1", floors[0], "1", floors[1],
+                  fmt_s(t.seconds["exact"] / rounds), f"{t.evaluations['exact'] / rounds:.0f}", "no / no")
+        for m in METHODS:
+            paid = m in PAID
+            table.add(p, m, _f(t.rho(m, "loss")), floors[0], _f(t.rho(m, "accuracy")), floors[1],
+                      fmt_s(t.seconds[m] / rounds), "0 (sketches only)" if paid else f"{t.evaluations[m] / rounds:.0f}",
+                      "yes / yes" if paid else "no / no")
+    for p, (t, accuracy) in results.items():
+        rho = t.rho(PAID[0], "loss")
+        verdict = "met" if rho is not None and rho >= GOAL_RHO else "MISSED"
+        ceiling = _spearman(np.maximum(t.values["loss"], 0.0), t.values["loss"])
+        table.notes.append(f"{p}: goal ρ(paid, loss-Shapley) ≥ {GOAL_RHO}: {_f(rho)}, {verdict} (noise floor "
+                           f"{_f(t.floor('loss'))}; the best any pay ≥ 0 can reach, ρ(max(0, φ), φ): {_f(ceiling)}); "
+                           f"test accuracy of the reference rule's model {accuracy:.3f}.")
+    table.notes.append("The estimators (leave-one-out, TMC, GTG) estimate accuracy-Shapley on the whole validation "
+                       "split, as the aggregator's validation Shapley does; the paid rules see only sketches.")
+    return table
+
+
+def _trainer_table(results: dict[str, tuple[Totals, float]]) -> Table:
+    table = Table("Fairness: each trainer's total over the rounds (shares of the method's Σ|value|)",
+                  ["partition", "slot", "kind", "samples", "loss-Shapley", "accuracy-Shapley", "reference (paid)",
+                   "median rule", "GTG", "flagged rounds (reference / median)"])
 
     def share(v: np.ndarray, i: int) -> str:
         s = np.sum(np.abs(v))
         return f"{v[i] / s:+.1%}" if s else "0"
 
-    for i, (kind, _plan, _keep) in enumerate(TRAINERS):
-        shares_table.add(i, kind, scores.samples[i], share(totals["exact"], i), share(totals["provable (paid)"], i),
-                         share(totals["leave-one-out"], i), share(totals["TMC-Shapley"], i),
-                         share(totals["GTG-Shapley"], i), int(flags[i]))
-    clean = [i for i, t in enumerate(TRAINERS) if t[0] == "clean"]
-    shares_table.notes.append(f"The provable rule flagged clean trainers in {int(flags[clean].sum())} of "
-                              f"{len(clean) * rounds} trainer-rounds and the others in "
-                              f"{int(flags.sum() - flags[clean].sum())} of {(n - len(clean)) * rounds}: a flagged "
-                              "trainer earns nothing that round.")
-    shares_table.notes.append("Shares are of Σ|value| so that negative Shapley values stay visible; the provable "
-                              "score is never negative (it is clamped at 0 and 0 when flagged).")
-    return shares_table
+    for p, (t, _) in results.items():
+        for i, (kind, _, _) in enumerate(MIXED):
+            table.add(p, i, kind, t.samples[i], share(t.values["loss"], i), share(t.values["accuracy"], i),
+                      share(t.values[PAID[0]], i), share(t.values[PAID[1]], i), share(t.values["GTG-Shapley"], i),
+                      f"{int(t.flags[PAID[0]][i])} / {int(t.flags[PAID[1]][i])}")
+    table.notes.append("Shares are of Σ|value| so that negative Shapley values stay visible; paid scores are never "
+                       "negative (clamped at 0, and 0 when flagged). Samples: the last round's FedAvg weights.")
+    return table
 
 
-def _plot(out: Path, totals: dict[str, np.ndarray]) -> list[Path]:
+def _plot(out: Path, results: dict[str, tuple[Totals, float]]) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    exact = totals["exact"]
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(3.6 * len(METHODS), 3.6))
-    for ax, m in zip(axes, METHODS):
-        v = totals[m]
-        scale = np.max(np.abs(v)) or 1.0
-        ax.scatter(exact, v / scale)
-        for i, (kind, _, _) in enumerate(TRAINERS):
-            ax.annotate(str(i), (exact[i], v[i] / scale), fontsize=8)
-        ax.set_xlabel("exact Shapley (accuracy points)")
-        ax.set_title(m, fontsize=10)
-        ax.axhline(0, color="grey", linewidth=0.5)
-        ax.axvline(0, color="grey", linewidth=0.5)
-    axes[0].set_ylabel("score / max |score|")
-    fig.suptitle("Total contribution per trainer against exact Shapley (labels: slot)", fontsize=10)
+    fig, axes = plt.subplots(len(results), len(METHODS), figsize=(3.4 * len(METHODS), 3.3 * len(results)),
+                             squeeze=False)
+    for row, (p, (t, _)) in zip(axes, results.items()):
+        exact = t.values["loss"]
+        for ax, m in zip(row, METHODS):
+            v = t.values[m]
+            scale = np.max(np.abs(v)) or 1.0
+            ax.scatter(exact, v / scale)
+            for i in range(t.n):
+                ax.annotate(str(i), (exact[i], v[i] / scale), fontsize=8)
+            ax.set_title(f"{m} ({p})", fontsize=9)
+            ax.set_xlabel("exact loss-Shapley", fontsize=8)
+            ax.axhline(0, color="grey", linewidth=0.5)
+            ax.axvline(0, color="grey", linewidth=0.5)
+        row[0].set_ylabel("score / max |score|")
+    fig.suptitle("Total contribution per trainer against exact loss-Shapley (labels: slot)", fontsize=10)
     fig.tight_layout()
     path = out / "fairness_scatter.png"
     fig.savefig(path, dpi=110)

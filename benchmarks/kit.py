@@ -1,6 +1,7 @@
 """The experiment kit the benchmarks share: the demo's digits task, trainers' shares, one
 trainer's local update (training + attack), the market's submission path (package, encrypt,
-sketch, commit → intake), and Flower's side (client parameters, strategies' ``aggregate_fit``).
+sketch, commit → intake) and intake's verdict without the envelope (:func:`direct_intake`), and
+Flower's side (client parameters, strategies' ``aggregate_fit``, Krum, MultiKrum, Bulyan…).
 
 Every step calls the project's functions; nothing here re-implements training, attacks,
 packaging, sketching, intake, detection or aggregation. :func:`digits_task` is the one place the
@@ -25,7 +26,13 @@ from aggregator.intake import IntakeResult, check_submission
 from benchmarks.records import DemoOptions
 from market.encryption import encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
 from market.task_spec import ScoringSection, TaskSpec
-from market.update_package import UpdateMetadata, build_update_package, model_spec_hash
+from market.update_package import (
+    NonFiniteValues,
+    UpdateMetadata,
+    UpdateNormTooLarge,
+    build_update_package,
+    model_spec_hash,
+)
 from trainers import recipe
 from trainers.attacks import AttackPlan
 from trainers.data import Dataset, digits_train_test, holdout_split
@@ -141,20 +148,64 @@ class MarketPath:
         )
 
 
+def bound_refusal(task: DigitsTask, update: Mapping[str, np.ndarray]) -> str | None:
+    """The reason intake's package checks give for this update's values, or None: NaN or
+    infinite values (``non-finite``), an L2 norm above the task's bound (``norm-too-large``).
+    Names, shapes and dtypes are the model's by construction, and the size is fixed by them."""
+    squares = 0.0
+    for array in update.values():
+        a = np.asarray(array, np.float64)
+        if not np.all(np.isfinite(a)):
+            return NonFiniteValues.reason
+        squares += float(np.sum(a * a))
+    return UpdateNormTooLarge.reason if np.sqrt(squares) > task.spec.limits.max_update_norm else None
+
+
+def direct_intake(task: DigitsTask, slot: int, update: Mapping[str, np.ndarray], num_samples: int, sketch: list[int],
+                  *, round_: int, spec_hash: bytes | None = None) -> IntakeResult:
+    """Intake's verdict on an update without the envelope (no encryption, no commitment: those
+    cannot fail for an honest path and cost more than the training here): rejected with
+    :func:`bound_refusal`'s reason, else accepted with its tensors, sample count and sketch.
+    ``spec_hash``: the task's :func:`~market.update_package.model_spec_hash`, if already known."""
+    trainer = trainer_address(slot)
+    reason = bound_refusal(task, update)
+    if reason is not None:
+        return IntakeResult(slot=slot, trainer=trainer, reason=reason, detail="the package checks' bounds")
+    metadata = UpdateMetadata(task_id=TASK_ID, round=round_, trainer=trainer, num_samples=max(1, int(num_samples)),
+                              salt=bytes(32), model_spec_hash=spec_hash or model_spec_hash(task.param_spec))
+    return IntakeResult(slot=slot, trainer=trainer, metadata=metadata, tensors=dict(update), sketch=list(sketch))
+
+
 # --- Flower --------------------------------------------------------------------------------
-FLOWER_STRATEGIES = ("FedAvg", "Krum", "FedMedian", "FedTrimmedAvg")
+FLOWER_STRATEGIES = ("FedAvg", "Krum", "MultiKrum", "Bulyan", "FedMedian", "FedTrimmedAvg")
 
 
-def flower_strategy(name: str, *, num_malicious: int = 0, beta: float = 0.2):
+def bulyan_byzantine(n: int) -> int:
+    """The largest f Bulyan admits for n clients (it needs n ≥ 4f + 3): ⌊(n − 3)/4⌋, at least 0."""
+    return max(0, (n - 3) // 4)
+
+
+def flower_strategy(name: str, *, num_malicious: int = 0, num_clients: int | None = None, beta: float = 0.2):
     """One of Flower's strategies with its aggregation parameters (metrics aggregation given so
-    Flower does not warn). Krum keeps one update (Flower's default ``num_clients_to_keep=0``)."""
-    from flwr.server.strategy import FedAvg, FedMedian, FedTrimmedAvg, Krum
+    Flower does not warn). Krum keeps one update (Flower's default ``num_clients_to_keep=0``);
+    MultiKrum is Flower's ``Krum(num_clients_to_keep = n − f)`` (El Mhamdi et al.'s m = n − f,
+    so ``num_clients`` is needed); Bulyan (El Mhamdi, Guerraoui & Rouhault, ICML 2018) runs
+    Krum as its selection rule with f = min(``num_malicious``, :func:`bulyan_byzantine`), the
+    largest its n ≥ 4f + 3 assumption admits."""
+    from flwr.server.strategy import Bulyan, FedAvg, FedMedian, FedTrimmedAvg, Krum
 
     quiet = {"fit_metrics_aggregation_fn": lambda metrics: {}}
     if name == "FedAvg":
         return FedAvg(**quiet)
     if name == "Krum":
         return Krum(num_malicious_clients=num_malicious, num_clients_to_keep=0, **quiet)
+    if name in ("MultiKrum", "Bulyan") and num_clients is None:
+        raise ValueError(f"{name} needs num_clients")
+    if name == "MultiKrum":
+        return Krum(num_malicious_clients=num_malicious, num_clients_to_keep=num_clients - num_malicious, **quiet)
+    if name == "Bulyan":
+        f = min(num_malicious, bulyan_byzantine(num_clients))
+        return Bulyan(num_malicious_clients=f, to_keep=0, **quiet)
     if name == "FedMedian":
         return FedMedian(**quiet)
     if name == "FedTrimmedAvg":

@@ -45,6 +45,7 @@ from benchmarks.round_steps import (
     StepRecorder,
     measure_demo,
 )
+from benchmarks.simulation import slots_of
 from benchmarks.zk_table import gas_per_call
 from market.gas import GasReport
 from trainers.attacks import AttackPlan
@@ -275,9 +276,9 @@ def _steps_notes(m: _Measured) -> list[str]:
         f"and settlement (finalize, withdrawals) {fmt_s(recorder.phase_total(SETTLEMENT))}, once per task.",
         f"\"market s/round\" is the embedded chain (eth-tester on py-evm, in process), the demo's default; "
         f"\"market on anvil\" is the same run against {m.anvil_label}.",
-        (f"Proving: the demo's default zk-verified task, Groth16 with the DEVELOPMENT key of the Round("
-         f"{options.zk_slots}, {m.task.spec.scoring.sketch_k}) circuit (one circuit serves up to {options.zk_slots} "
-         f"trainers), proved by groth16py in process and verified by the contract in publishRound. Once per task: "
+        (f"Proving: the demo's default zk-verified task ({options.rule} rule), Groth16 with the DEVELOPMENT key of "
+         f"its circuit at {slots_of(options)} slots × k = {m.task.spec.scoring.sketch_k} (one circuit serves up to "
+         f"{slots_of(options)} trainers), proved by groth16py in process and verified by the contract in publishRound. Once per task: "
          f"loading the proving key took {fmt_s(recorder.step(SETUP, ZK_KEY_LOAD))} and deploying the verifier "
          f"{fmt_s(recorder.step(SETUP, ZK_DEPLOY))}; `--trusted` measures trusted-aggregator mode (no proof)."
          if m.proofs else "Proving: trusted-aggregator mode (`--trusted`), so no proof is made; the proving cost per "

@@ -51,8 +51,14 @@ class DemoOptions:
     zk: bool = True
     """Prove every round (Groth16, development key) and let the contract verify; False runs the
     task in trusted-aggregator mode."""
-    zk_slots: int = 16
-    """Trainer slots of the round circuit (one verifier serves 1 to this many trainers)."""
+    zk_slots: int | None = None
+    """Trainer slots of the round circuit (one verifier serves 1 to this many trainers); default:
+    the number of trainers (the smallest circuit that holds them)."""
+    rule: str = "reference"
+    """The paid rule: ``reference`` (the root-of-trust rule, anchored on the owner's root set) or
+    ``median`` (the median-distance rule, which needs no root set)."""
+    root_per_class: int = 10
+    """Samples of each class in the owner's root set (drawn from its validation split)."""
     audit: bool = True
     """Audit every round at the end as an outsider would (``market audit``: every posted number
     recomputed from chain + storage, each proof verified again in Python)."""

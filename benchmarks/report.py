@@ -93,6 +93,37 @@ def render(sections: list[Section], machine: dict[str, str], command: str, secon
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _rho(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def _robustness_summary(data: dict) -> list[str]:
+    """The paid rule's goals met per row, mean accuracies per arm, the sybil inflation."""
+    attacked = [r for r in data["records"] if r["attackers"]]
+    if not attacked:
+        return []
+    top = max(r["fraction"] for r in attacked)
+    high = [r for r in attacked if r["fraction"] == top]
+    n, m = len(attacked), len(high)
+
+    def met(key: str | None) -> str:
+        ok = (lambda r: all(r["goals"].values())) if key is None else (lambda r: r["goals"][key])
+        return f"{sum(map(ok, attacked))} of {n} rows ({sum(map(ok, high))} of {m} at {top:.0%})"
+
+    lines = ["- **Robustness** (the reference rule, the paid rule): "
+             + "; ".join(f"{text}: {met(key)}" for key, text in robustness.GOALS.items()) + f"; all four: {met(None)}."]
+    means = {a: sum(r["accuracy"][a] for r in attacked) / len(attacked) for a in robustness.ARMS}
+    lines.append("  Mean final accuracy over the attacked rows: "
+                 + ", ".join(f"{a} {v:.3f}" for a, v in sorted(means.items(), key=lambda kv: -kv[1])) + ".")
+    sybil = data.get("sybil") or []
+    if sybil:
+        rules = list(sybil[0]["inflation"])
+        worst = {r: max((s["inflation"][r] for s in sybil if s["inflation"][r] is not None), default=None) for r in rules}
+        lines.append("  Sybil inflation (largest over partitions and k): "
+                     + ", ".join(f"{r} {'n/a' if v is None else f'{v:.2f}×'}" for r, v in worst.items()) + ".")
+    return lines
+
+
 def summary(sections: list[Section]) -> list[str]:
     """Headline numbers and the places where we lose, from the sections' data."""
     by = {s.key: s for s in sections}
@@ -108,22 +139,13 @@ def summary(sections: list[Section]) -> list[str]:
                      f"the audit-only validation work), Flower's {d['flower_ratio']:.2f}×. Accuracy: {d['verdict']} "
                      f"(final test {d['final_accuracy']:.3f} vs {d['flower_final_accuracy']:.3f}).")
     if "robustness" in by:
-        records = by["robustness"].data["records"]
-        attacked = [r for r in records if r["attackers"]]
-        loses = [r for r in records if r["verdict"].startswith("LOSES")]
-        wins = [r for r in records if r["verdict"].startswith("beats")]
-        lines.append(f"- **Robustness**: over {len(records)} rows the provable rule beats the best Flower aggregator in "
-                     f"{len(wins)}, ties in {len(records) - len(wins) - len(loses)} and LOSES in {len(loses)}"
-                     + (f" ({', '.join(sorted({r['partition'] + ' ' + r['attack'] for r in loses}))})" if loses else "")
-                     + ".")
-        if attacked:
-            means = {a: sum(r["accuracy"][a] for r in attacked) / len(attacked) for a in robustness.ARMS}
-            lines.append("  Mean final accuracy over the attacked rows: "
-                         + ", ".join(f"{a} {v:.3f}" for a, v in sorted(means.items(), key=lambda kv: -kv[1])) + ".")
+        lines += _robustness_summary(by["robustness"].data)
     if "fairness" in by:
-        rho = by["fairness"].data["rho_totals"]
-        lines.append("- **Fairness** (Spearman ρ with exact Shapley, on the totals): "
-                     + ", ".join(f"{m} {'n/a' if v is None else f'{v:.2f}'}" for m, v in rho.items()) + ".")
+        parts = by["fairness"].data["partitions"]
+        lines.append("- **Fairness** (mixed quality; Spearman ρ of the totals with exact loss-Shapley, split-half noise "
+                     "floor in brackets): " + "; ".join(
+                         f"{p} " + ", ".join(f"{m} {_rho(d['rho_loss'][m])}" for m in d["rho_loss"])
+                         + f" [{_rho(d['floor_loss'])}]" for p, d in parts.items()) + ".")
     if "zk" in by:
         ok = by["zk"].data.get("zk_ok")
         lines.append("- **Proofs**: " + ("quoted from `scripts/bench_zk.py`." if ok else

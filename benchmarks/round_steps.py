@@ -159,9 +159,9 @@ def sequential_runner(recorder: StepRecorder) -> Callable[[list, Any, float], No
 
 def prover_with_key_loaded(**kwargs: Any) -> Any:
     """The demo's prover, its proving key loaded now (in setup, once), not in round 0's proof."""
-    from zk.prover import make_round_prover
+    from zk.prover import make_reference_prover, make_round_prover
 
-    prover = make_round_prover(**kwargs)
+    prover = make_reference_prover(**kwargs) if "shape" in kwargs else make_round_prover(**kwargs)
     with span(KEY_LOAD_SPAN):
         prover.keys.proving_key  # noqa: B018 - loads it
     return prover

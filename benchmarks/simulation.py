@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aggregator.evaluation import make_evaluator
+from aggregator.evaluation import make_evaluator, make_reference_trainer
 from aggregator.service import AggregatorNode, Prover
 from benchmarks.kit import DigitsTask, digits_task, shares
 from benchmarks.records import (
@@ -43,8 +43,9 @@ from market.encryption import generate_private_key, public_key_bytes
 from market.exceptions import MarketValueError
 from market.gas import GasReport
 from market.marketplace import Marketplace
+from market.root_set import RootSet, seal_root_set
 from market.storage import EmbeddedStorage, KuboStorage, Storage
-from market.task_spec import TaskSpec
+from market.task_spec import ReferenceSection, ScoringSection, TaskSpec
 from market.tracing import span, traced
 from market.types import SLASH_SINK, CreditKind, TaskConfig, TaskInfo
 from trainers.attacks import AttackPlan
@@ -61,8 +62,9 @@ Runner = Callable[[list[TrainerNode], AggregatorNode, float], None]
 """``runner(trainer_nodes, aggregator_node, timeout)``: steps the nodes until the task ends."""
 
 ProverFactory = Callable[..., Prover]
-"""``factory(n=slots, k=sketch_k, log=log)``: the aggregator's prover (default
-:func:`zk.prover.make_round_prover`)."""
+"""``factory(n=slots, k=sketch_k, log=log)`` (median rule) or ``factory(shape=ReferenceShape,
+log=log)`` (reference rule): the aggregator's prover (default :func:`zk.prover.make_round_prover`
+or :func:`zk.prover.make_reference_prover`)."""
 
 
 @dataclass(frozen=True)
@@ -117,18 +119,20 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
     ``gas_report`` is given to the Marketplace, so it records every transaction's gas."""
     started = time.perf_counter()
     kinds = trainer_kinds(options)
-    if options.zk and options.trainers > options.zk_slots:
-        raise MarketValueError(f"the round circuit has {options.zk_slots} slots; run {options.trainers} trainers "
+    if options.rule not in ("reference", "median"):
+        raise MarketValueError(f"unknown paid rule {options.rule!r}: reference or median")
+    if options.zk and options.trainers > slots_of(options):
+        raise MarketValueError(f"the round circuit has {slots_of(options)} slots; run {options.trainers} trainers "
                                "with --trusted, or fewer trainers")
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="market-demo-"))
     parties = _parties(options, work, gas_report)
     log(f"Marketplace deployed at {parties.market.address} on {parties.chain.describe()}")
 
+    key = generate_private_key()  # the aggregator's: the owner seals the root set to it
     task = digits_task(options.seed, options)  # the owner: spec, initial model, validation set
-    spec, spec_cid = _store_spec(parties.storage, task)
+    spec, spec_cid, root = _store_spec(parties.storage, task, options, public_key_bytes(key))
     if options.zk and verifier is None:
-        verifier, prover = _zk_setup(parties, options, spec, prover, prover_factory or _default_prover_factory(), log)
-    key = generate_private_key()
+        verifier, prover = _zk_setup(parties, options, spec, prover, prover_factory, log)
     task_id = _post_task(parties, options, spec_cid, public_key_bytes(key), verifier, log)
     nodes = _join_trainers(parties, options, task_id, kinds, task, work)
     parties.market.start(parties.owner, task_id)
@@ -138,6 +142,7 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
         market=parties.market, storage=parties.storage, account=parties.aggregator, encryption_key=key,
         task_id=task_id, state_dir=work, prover=prover, log=log,
         evaluate_factory=lambda s: traced("evaluation.evaluate")(make_evaluator(s, task.validation)),
+        reference_factory=make_reference_trainer,
     )
     (runner or run_threads)(nodes, aggregator, options.timeout)
 
@@ -145,36 +150,62 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print, prover
         if parties.market.credit_of(account.address):
             parties.market.withdraw(account)
     result = _collect(parties, task_id, spec, task, kinds, aggregator)
-    if options.audit:
-        _audit(result, parties, task_id, log, proofs=bool(options.zk or verifier))
+    if options.audit:  # the owner revealed its root set after finalize: the audit recomputes each reference
+        trainer = make_reference_trainer(spec, root) if root is not None else None
+        _audit(result, parties, task_id, log, proofs=bool(options.zk or verifier), reference_trainer=trainer)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _store_spec(storage: Storage, task: DigitsTask) -> tuple[TaskSpec, str]:
-    """Store the initial model and the spec that names it; returns the spec and its CID."""
+def slots_of(options: DemoOptions) -> int:
+    """The round circuit's trainer slots: ``options.zk_slots``, else the number of trainers."""
+    return options.zk_slots or options.trainers
+
+
+def _store_spec(storage: Storage, task: DigitsTask, options: DemoOptions,
+                aggregator_key: bytes) -> tuple[TaskSpec, str, RootSet | None]:
+    """Store the initial model, the root set (reference rule: a class-balanced sample of the
+    owner's validation split, sealed to the aggregator) and the spec that names them; returns
+    the spec, its CID and the root set (the owner reveals it after finalize)."""
     spec = task.spec.with_initial_model(storage.put(model_to_bytes(task.initial)))
-    return spec, storage.put(spec.to_json())
-
-
-def _default_prover_factory() -> ProverFactory:
-    from zk.prover import make_round_prover
-
-    return make_round_prover
+    root = None
+    if options.rule == "reference":
+        root = RootSet.balanced_sample(task.validation.X, task.validation.y, per_class=options.root_per_class,
+                                       num_classes=spec.model.num_classes, seed=options.seed)
+        envelope, _key, digest = seal_root_set(root, aggregator_key)
+        section = ReferenceSection(root_set_cid=storage.put(envelope), root_set_digest=digest,
+                                   per_class=options.root_per_class)
+        scoring = ScoringSection(**{**spec.scoring.model_dump(), "detector": "reference", "reference": section})
+        spec = spec.model_copy(update={"scoring": scoring})
+    return spec, storage.put(spec.to_json()), root
 
 
 def _zk_setup(parties: _Parties, options: DemoOptions, spec: TaskSpec, prover: Prover | None,
-              prover_factory: ProverFactory, log: Callable[[str], None]) -> tuple[str, Prover]:
-    """Deploy the development verifier of the round circuit; the prover that proves for it."""
+              prover_factory: ProverFactory | None, log: Callable[[str], None]) -> tuple[str, Prover]:
+    """Deploy the development verifier of the task's circuit (the reference rule's or the median
+    rule's); the prover that proves for it."""
+    n, k = slots_of(options), spec.scoring.sketch_k
+    log("zk: loading (or making, once) the DEVELOPMENT key of the round circuit; deploying its verifier")
+    if spec.scoring.reference is not None:
+        from aggregator.reference import reference_params
+        from zk.deploy import deploy_reference_verifier
+        from zk.prover import make_reference_prover
+        from zk.reference_circuit import ReferenceShape
+
+        params = reference_params(spec.scoring.reference)
+        shape = ReferenceShape(n, k, params.h_num, params.h_den)
+        with span("zk.deploy_verifier"):
+            verifier = deploy_reference_verifier(parties.chain, parties.owner, shape=shape, params=params,
+                                                 log=log).address
+        return verifier, prover or (prover_factory or make_reference_prover)(shape=shape, log=log)
     from zk.deploy import deploy_round_verifier
     from zk.protocol.rule import tau_fraction
+    from zk.prover import make_round_prover
 
     num, den = tau_fraction(options.tau)
-    log("zk: loading (or making, once) the DEVELOPMENT key of the round circuit; deploying its verifier")
     with span("zk.deploy_verifier"):
-        verifier = deploy_round_verifier(parties.chain, parties.owner, n=options.zk_slots, k=spec.scoring.sketch_k,
-                                         tau_num=num, tau_den=den, log=log)
-    return verifier, prover or prover_factory(n=options.zk_slots, k=spec.scoring.sketch_k, log=log)
+        verifier = deploy_round_verifier(parties.chain, parties.owner, n=n, k=k, tau_num=num, tau_den=den, log=log)
+    return verifier, prover or (prover_factory or make_round_prover)(n=n, k=k, log=log)
 
 
 def _post_task(parties: _Parties, options: DemoOptions, spec_cid: str, aggregator_key: bytes, verifier: str | None,
@@ -239,11 +270,13 @@ def run_threads(nodes: list[TrainerNode], aggregator: AggregatorNode, timeout: f
         raise TimeoutError(f"the demo did not finish within {timeout:.0f}s")
 
 
-def _audit(result: DemoResult, parties: _Parties, task_id: int, log: Callable[[str], None], *, proofs: bool) -> None:
-    """The closing audit of every round (``market audit``), into each round's row."""
+def _audit(result: DemoResult, parties: _Parties, task_id: int, log: Callable[[str], None], *, proofs: bool,
+           reference_trainer: Any = None) -> None:
+    """The closing audit of every round (``market audit``, with the revealed root set), into
+    each round's row."""
     from aggregator.audit import audit_task
 
-    for audit in audit_task(parties.market, parties.storage, task_id):
+    for audit in audit_task(parties.market, parties.storage, task_id, reference_trainer=reference_trainer):
         result.rounds[audit.round].audit = AuditRow(
             ok=audit.ok, checks=len(audit.checks), failed=[c.what for c in audit.checks if not c.ok],
             proof_verified_in_python=audit.proof_verified)

@@ -99,6 +99,7 @@ interface IMarketplace {
         uint16 publishedRounds;
         uint16 trainerCount;
         bool trustedAggregator; // true when config.verifier == address(0): no proof is checked
+        bool usesReference; // the verifier's rule is anchored on a per-round reference (read at creation)
     }
 
     /// @notice A round as {getRound} returns it.
@@ -119,6 +120,8 @@ interface IMarketplace {
         uint64 publishedAt; // block time of publication, 0 before
         uint256 withheld; // wei of the round's budget reserved for the sink at its settlement
         uint256 contested; // bit i: slot i contested its rejection
+        bytes32 referenceDigest; // digest of the round's reference update, fixed before any submission
+        uint256 referenceCommitment; // commitment to the reference's sketch under the round's seed
     }
 
     /// @notice A trainer's standing in a task as {getTrainer} returns it.
@@ -235,6 +238,13 @@ interface IMarketplace {
     error MarketplaceAlreadyContested(uint256 taskId, uint256 round, address trainer);
     /// @notice The account has no credit to withdraw.
     error MarketplaceNothingToWithdraw(address account);
+    /// @notice The task's verifier takes no reference.
+    error MarketplaceReferenceNotUsed(uint256 taskId);
+    /// @notice The round's reference (its digest, or its sketch commitment) is not committed yet.
+    error MarketplaceReferenceMissing(uint256 taskId, uint256 round);
+    /// @notice The round's reference digest or sketch commitment is already committed.
+    error MarketplaceReferenceAlreadyCommitted(uint256 taskId, uint256 round);
+
     /// @notice Sending ether to the account failed; its credit is kept.
     error MarketplaceTransferFailed(address account, uint256 amount);
 
@@ -310,4 +320,8 @@ interface IMarketplace {
     event PaymentCredited(uint256 indexed taskId, address indexed account, uint256 amount, CreditKind kind);
     /// @notice `account` withdrew `amount` wei.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice The aggregator fixed the round's reference update (its digest) before any submission.
+    event ReferenceCommitted(uint256 indexed taskId, uint256 indexed round, bytes32 digest);
+    /// @notice The aggregator committed to the reference's sketch under the round's seed.
+    event ReferenceSketchCommitted(uint256 indexed taskId, uint256 indexed round, uint256 commitment);
 }

@@ -9,7 +9,9 @@ pragma solidity ^0.8.24;
  *
  * The Marketplace builds every argument but `proof` itself: `commitments` are the sketch
  * commitments the trainers stored on chain (0 for a trainer slot without one), in join order;
- * `seed` is the round's sketch seed fixed by {IMarketplace-closeSubmissions}. The aggregator
+ * `seed` is the round's sketch seed fixed by {IMarketplace-closeSubmissions};
+ * `referenceCommitment` is the commitment to the round's reference sketch (the root of trust,
+ * {IMarketplace-commitReferenceSketch}), 0 for a verifier that does not use one. The aggregator
  * supplies only the values it claims and the proof.
  *
  * Bit `i` of `flags` and `rejections` is trainer slot `i` (join order). Every value passed in is
@@ -20,12 +22,20 @@ pragma solidity ^0.8.24;
  */
 interface IRoundVerifier {
     /**
+     * @notice True when the rule this verifier checks is anchored on a reference update (the
+     * root-of-trust rule): the Marketplace then requires the round's reference digest before any
+     * submission and its sketch commitment before publication. Read once, at task creation.
+     */
+    function usesReference() external view returns (bool);
+
+    /**
      * @notice Returns true when `proof` verifies for these public values. Must not revert on a
      * malformed or false proof; the Marketplace reverts with `MarketplaceProofRejected` on false.
      */
     function verifyRound(
         uint256[] calldata commitments,
         uint256 seed,
+        uint256 referenceCommitment,
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,

@@ -75,6 +75,8 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint256 aggregateCommitment;
         string globalModelCid;
         uint64 publishedAt;
+        bytes32 referenceDigest;
+        uint256 referenceCommitment;
         uint256 withheld;
         uint256 contested;
     }
@@ -87,6 +89,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         TaskState state;
         uint16 currentRound;
         uint16 publishedRounds;
+        bool usesReference;
         address[] trainers;
         uint256 withheldTotal; // sum of the rounds' withheld wei (for the sink)
         uint256 refundedTotal; // budgets of rounds nobody submitted to (for the owner)
@@ -136,6 +139,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         task.reward = msg.value;
         task.held = msg.value;
         task.state = TaskState.Open;
+        task.usesReference = _usesReference(config.verifier);
         emit TaskCreated(taskId, msg.sender, config.aggregator, msg.value, config.specCid, config.verifier);
     }
 
@@ -225,6 +229,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (r.closed || block.timestamp > r.submissionDeadline) {
             revert MarketplaceSubmissionClosed(taskId, round, r.submissionDeadline);
         }
+        if (r.referenceDigest == bytes32(0) && _tasks[taskId].usesReference) {
+            revert MarketplaceReferenceMissing(taskId, round);
+        }
         SubmissionView storage sub = _submissions[taskId][round][msg.sender];
         if (sub.updateDigest != bytes32(0)) revert MarketplaceAlreadySubmitted(taskId, round, msg.sender);
         _checkCid(updateCid);
@@ -238,6 +245,45 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         sub.updateDigest = updateDigest;
         r.submissions += 1;
         emit UpdateSubmitted(taskId, round, msg.sender, updateCid, updateDigest);
+    }
+
+    /**
+     * @notice Fixes the round's reference update (the root of trust of a reference-rule task: the
+     * task's recipe run on the owner's root set from the round's global model) by its digest.
+     * Only the aggregator, once. {submitUpdate} refuses every submission until it is set, so it
+     * always precedes the round's first update and cannot be aimed at any of them; a round closed
+     * with no submission may still get it late (there is nothing to aim at).
+     * Emits a {ReferenceCommitted} event.
+     */
+    function commitReference(uint256 taskId, uint256 round, bytes32 digest) external nonReentrant {
+        Task storage task = _requireRound(taskId, round);
+        if (msg.sender != task.config.aggregator) revert MarketplaceUnauthorized(taskId, msg.sender);
+        if (!task.usesReference) revert MarketplaceReferenceNotUsed(taskId);
+        Round storage r = _rounds[taskId][round];
+        if (r.referenceDigest != bytes32(0)) revert MarketplaceReferenceAlreadyCommitted(taskId, round);
+        if (digest == bytes32(0)) revert MarketplaceInvalidDigest();
+        r.referenceDigest = digest;
+        emit ReferenceCommitted(taskId, round, digest);
+    }
+
+    /**
+     * @notice Commits to the sketch of the round's reference under the round's seed (a Poseidon
+     * commitment, a nonzero field element): the verifier opens it in the proof. Only the
+     * aggregator, after {closeSubmissions} (the seed) and before publication, once. That the sketch
+     * is the committed reference's is checked off chain (`market audit`), as for every update.
+     * Emits a {ReferenceSketchCommitted} event.
+     */
+    function commitReferenceSketch(uint256 taskId, uint256 round, uint256 commitment) external nonReentrant {
+        Task storage task = _requireRound(taskId, round);
+        if (msg.sender != task.config.aggregator) revert MarketplaceUnauthorized(taskId, msg.sender);
+        if (!task.usesReference) revert MarketplaceReferenceNotUsed(taskId);
+        Round storage r = _rounds[taskId][round];
+        if (!r.closed) revert MarketplaceSubmissionsNotClosed(taskId, round);
+        if (r.referenceDigest == bytes32(0)) revert MarketplaceReferenceMissing(taskId, round);
+        if (r.referenceCommitment != 0) revert MarketplaceReferenceAlreadyCommitted(taskId, round);
+        if (commitment == 0 || commitment >= SNARK_SCALAR_FIELD) revert MarketplaceInvalidFieldElement(commitment);
+        r.referenceCommitment = commitment;
+        emit ReferenceSketchCommitted(taskId, round, commitment);
     }
 
     /**
@@ -333,9 +379,12 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (aggregateCommitment >= SNARK_SCALAR_FIELD) revert MarketplaceInvalidFieldElement(aggregateCommitment);
         uint256[] memory commitments = _checkMarks(taskId, round, task.trainers, flags, rejections, scores);
 
+        if (task.usesReference && r.referenceCommitment == 0) {
+            revert MarketplaceReferenceMissing(taskId, round);
+        }
         bool verified = false;
         if (task.config.verifier != address(0)) {
-            _verify(taskId, round, task.config.verifier, commitments, r.seed, flags, rejections, scores, aggregateCommitment, proof);
+            _verify(taskId, round, task.config.verifier, commitments, r, flags, rejections, scores, aggregateCommitment, proof);
             verified = true;
         }
 
@@ -473,7 +522,8 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
             currentRound: task.currentRound,
             publishedRounds: task.publishedRounds,
             trainerCount: uint16(task.trainers.length),
-            trustedAggregator: task.config.verifier == address(0)
+            trustedAggregator: task.config.verifier == address(0),
+            usesReference: task.usesReference
         });
     }
 
@@ -508,7 +558,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
             globalModelCid: r.globalModelCid,
             publishedAt: r.publishedAt,
             withheld: r.withheld,
-            contested: r.contested
+            contested: r.contested,
+            referenceDigest: r.referenceDigest,
+            referenceCommitment: r.referenceCommitment
         });
     }
 
@@ -607,12 +659,21 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         }
     }
 
+    /// @dev Whether `verifier` says its rule takes a reference; false for none, for a verifier
+    /// without {IRoundVerifier-usesReference}, and for any revert or malformed answer.
+    function _usesReference(address verifier) private view returns (bool) {
+        if (verifier == address(0)) return false;
+        (bool ok, bytes memory ret) =
+            verifier.staticcall{gas: 30_000}(abi.encodeCall(IRoundVerifier.usesReference, ()));
+        return ok && ret.length == 32 && abi.decode(ret, (uint256)) == 1;
+    }
+
     function _verify(
         uint256 taskId,
         uint256 round,
         address verifier,
         uint256[] memory commitments,
-        uint256 seed,
+        Round storage r,
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,
@@ -620,7 +681,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         bytes calldata proof
     ) private view {
         try IRoundVerifier(verifier).verifyRound(
-            commitments, seed, flags, rejections, scores, aggregateCommitment, proof
+            commitments, r.seed, r.referenceCommitment, flags, rejections, scores, aggregateCommitment, proof
         ) returns (bool ok) {
             if (!ok) revert MarketplaceProofRejected(taskId, round);
         } catch {

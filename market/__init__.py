@@ -26,6 +26,7 @@ __all__ = [
     "marketplace",
     "model_state",
     "reverts",
+    "root_set",
     "solc",
     "storage",
     "task_spec",

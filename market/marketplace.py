@@ -116,6 +116,15 @@ class Marketplace:
         return self._transact(aggregator, "revealEvidenceKey", task_id, round_, trainer, _bytes32(key))
 
     @traced("marketplace.contest_rejection")
+    def commit_reference(self, aggregator: LocalAccount, task_id: int, round_: int, digest: bytes) -> TxResult:
+        """Fix the round's reference update by its digest (before the round's first submission)."""
+        return self._transact(aggregator, "commitReference", task_id, round_, _bytes32(digest))
+
+    def commit_reference_sketch(self, aggregator: LocalAccount, task_id: int, round_: int,
+                                commitment: int) -> TxResult:
+        """Commit to the reference's sketch under the round's seed (after closeSubmissions)."""
+        return self._transact(aggregator, "commitReferenceSketch", task_id, round_, int(commitment))
+
     def contest_rejection(self, trainer: LocalAccount, task_id: int, round_: int, key: bytes) -> TxResult:
         """Contest the caller's rejection in a published round by revealing its own envelope key."""
         return self._transact(trainer, "contestRejection", task_id, round_, _bytes32(key))
@@ -134,11 +143,12 @@ class Marketplace:
         return int(self._call("taskCount"))
 
     def get_task(self, task_id: int) -> TaskInfo:
-        (config, owner, reward, held, state, current, published, count, trusted) = self._call("getTask", task_id)
+        (config, owner, reward, held, state, current, published, count, trusted, reference) = self._call(
+            "getTask", task_id)
         return TaskInfo(
             task_id=task_id, config=TaskConfig.from_abi(config), owner=owner, reward_wei=reward, held_wei=held,
             state=TaskState(state), current_round=current, published_rounds=published, trainer_count=count,
-            trusted_aggregator=trusted,
+            trusted_aggregator=trusted, uses_reference=bool(reference),
         )
 
     def get_trainers(self, task_id: int) -> list[str]:

@@ -114,6 +114,13 @@ _MESSAGES: dict[str, Callable[[dict], str]] = {
     "MarketplaceAlreadyContested": lambda a: (
         f"{a['trainer']} already contested its rejection in task {a['taskId']} round {a['round']}"),
     "MarketplaceNothingToWithdraw": lambda a: f"{a['account']} has nothing to withdraw",
+    "MarketplaceReferenceNotUsed": lambda a: (
+        f"task {a['taskId']}'s verifier takes no reference: there is no reference to commit"),
+    "MarketplaceReferenceMissing": lambda a: (
+        f"task {a['taskId']} round {a['round']} has no committed reference yet: the aggregator fixes it (its "
+        "digest before submissions, its sketch before publication); wait for it"),
+    "MarketplaceReferenceAlreadyCommitted": lambda a: (
+        f"task {a['taskId']} round {a['round']}'s reference is already committed: it is fixed once"),
     "MarketplaceTransferFailed": lambda a: (
         f"sending {ether(a['amount'])} to {a['account']} failed; the credit is kept: withdraw from an account "
         "that accepts ether"),

@@ -88,13 +88,50 @@ class DataSection(_Strict):
         return self
 
 
-class ScoringSection(_Strict):
-    """How the aggregator judges a round. Payouts follow the provable score."""
+Fraction32 = tuple[int, int]
+"""A fraction (numerator, denominator) with both parts below 2^32 (what the circuit packs)."""
 
-    detector: Literal["provable", "multi_krum", "mud_hog"] = "provable"
+
+class ReferenceSection(_Strict):
+    """The root of trust of the ``reference`` rule: the owner's class-balanced root set, encrypted
+    to the aggregator (``root_set_cid``) and committed here by its SHA-256 (``root_set_digest``,
+    hex), revealed after finalize so that ``market audit`` recomputes every reference; and the
+    rule's parameters (zk.protocol.reference_rule.ReferenceRuleParams): h, the flags' cos bound γ,
+    norm bound β and duplicate bound δ, as fractions."""
+
+    root_set_cid: str = Field(min_length=1, max_length=128)
+    root_set_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    per_class: int = Field(ge=1, le=100_000, description="Samples of every class in the root set (balanced).")
+    h: Fraction32 = (1, 2)
+    cos: Fraction32 = (0, 1)
+    norm: Fraction32 = (4, 1)
+    dup: Fraction32 = (99, 100)
+
+    @field_validator("h", "cos", "norm", "dup")
+    @classmethod
+    def _fraction(cls, v: Fraction32) -> Fraction32:
+        if not all(0 <= part < 1 << 32 for part in v) or v[1] == 0:
+            raise ValueError("a fraction [numerator, denominator] with parts in [0, 2^32) and a nonzero denominator")
+        return v
+
+
+class ScoringSection(_Strict):
+    """How the aggregator judges a round. Payouts follow the provable score: the root-of-trust
+    ``reference`` rule when the spec has a ``reference`` section, else the median rule
+    (``provable``); ``multi_krum`` and ``mud_hog`` only for trusted-aggregator tasks."""
+
+    detector: Literal["reference", "provable", "multi_krum", "mud_hog"] = "provable"
     tau: float = Field(default=4.0, gt=0, description="Flag when ||s_i - median||^2 > tau * median distance.")
     sketch_k: int = Field(default=32, ge=1, le=256)
     validation_shapley: tuple[Literal["exact", "tmc", "gtg", "loo"], ...] = ("gtg", "loo")
+    reference: ReferenceSection | None = None
+
+    @model_validator(mode="after")
+    def _reference_rule_has_a_root_set(self) -> "ScoringSection":
+        if (self.detector == "reference") != (self.reference is not None):
+            raise ValueError("the reference detector needs a reference section (its root set), and a reference "
+                             "section needs detector 'reference'")
+        return self
 
 
 class LimitsSection(_Strict):

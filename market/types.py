@@ -110,6 +110,8 @@ class TaskInfo:
     published_rounds: int
     trainer_count: int
     trusted_aggregator: bool
+    uses_reference: bool = False
+    """The verifier's rule is anchored on a per-round reference (the root-of-trust rule)."""
 
     @property
     def mode(self) -> str:
@@ -139,6 +141,10 @@ class RoundInfo:
     """Wei of the round's budget reserved for the sink (rejected and flagged slots)."""
     contested: int = 0
     """Bit i: slot i contested its rejection."""
+    reference_digest: bytes = b""
+    """Digest of the round's reference update (zero bytes when none), fixed before any submission."""
+    reference_commitment: int = 0
+    """Commitment to the reference's sketch under the round's seed (0 before it is committed)."""
 
     @classmethod
     def from_abi(cls, raw: tuple) -> "RoundInfo":

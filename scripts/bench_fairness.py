@@ -1,9 +1,10 @@
-"""Benchmark 3: how faithfully the paid provable score, leave-one-out, truncated Monte Carlo and
-GTG-Shapley rank 8 trainers of mixed quality (clean, noisy labels, fewer samples, a free-rider)
-against exact validation-utility Shapley, and the wall time of each.
+"""Benchmark 3: how faithfully the paid root-of-trust rule, the old median rule, leave-one-out,
+truncated Monte Carlo and GTG-Shapley rank 10 trainers of mixed quality (clean, noisy labels, small
+data, a free-rider, a label-flipper; IID and Dirichlet(0.5)) against exact loss- and
+accuracy-Shapley, with the split-half noise floor, and the wall time of each.
 
-    python scripts/bench_fairness.py            # 5 rounds
-    python scripts/bench_fairness.py --quick    # 1 round (CI)
+    python scripts/bench_fairness.py            # 5 rounds, IID and Dirichlet(0.5)
+    python scripts/bench_fairness.py --quick    # 1 round, IID (CI)
 """
 
 from __future__ import annotations

@@ -268,6 +268,8 @@ class TrainerNode:
                 self._set_stage(record, RoundStage.MISSED)
                 self.log(f"round {round_}: too late, {exc}")
                 return NodeAction(ActionKind.MISSED, round_)
+            if exc.name == "MarketplaceReferenceMissing":  # the aggregator fixes the reference first
+                return NodeAction(ActionKind.WAITING, round_, "the round's reference")
             if exc.name != "MarketplaceAlreadySubmitted":
                 raise
         self._set_stage(record, RoundStage.SUBMITTED)

@@ -5,6 +5,10 @@
 key by default, or the ``keys`` given, e.g. a ceremony key); the adapter
 (``contracts/zk/RoundVerifier.sol``) fixes τ and the gas cap and points at it. One Groth16
 verifier can serve adapters with different τ: :func:`deploy_round_adapter` alone.
+
+The root-of-trust rule's verifier, :func:`deploy_reference_verifier`, is the same pair for the
+circuit ``ReferenceRound(N, K, H_NUM, H_DEN)``: its generated Groth16 verifier (compiled on
+demand from the key) and a ``ReferenceRoundVerifier`` adapter fixing γ, β, δ and the gas cap.
 """
 
 from __future__ import annotations
@@ -21,25 +25,32 @@ from market.chain.base import ChainBackend
 from market.gas import GasReport
 from market.marketplace import deploy_contract, send_transaction
 from zk.keys import RoundKeys, development_keys
+from zk.protocol.reference_rule import ReferenceRuleParams
+from zk.reference_circuit import ReferenceShape, pack_params
 from zk.round_circuit import RoundShape
 from zk.solidity import verifier_artifact
 
 __all__ = [
     "ADAPTER",
+    "REFERENCE_ADAPTER",
+    "ReferenceVerifierDeployment",
     "RoundVerifierDeployment",
     "default_verify_gas",
     "deploy_groth16_verifier",
+    "deploy_reference_verifier",
     "deploy_round_adapter",
     "deploy_round_verifier",
     "deploy_round_verifier_full",
 ]
 
 ADAPTER = "RoundVerifier"
+REFERENCE_ADAPTER = "ReferenceRoundVerifier"
 
 
-def default_verify_gas(shape: RoundShape) -> int:
+def default_verify_gas(shape: RoundShape | ReferenceShape) -> int:
     """The gas cap for the Groth16 verifier call: measured ~185k + ~8.5k per public input on
-    py-evm (shanghai), doubled for margin (~640k at N = 16)."""
+    py-evm (shanghai), doubled for margin, plus 50k (862k for Round(16, 32)'s 26 inputs, 896k for
+    ReferenceRound(16, 32)'s 28)."""
     return 2 * (185_000 + 8_500 * shape.public_count) + 50_000
 
 
@@ -52,6 +63,18 @@ class RoundVerifierDeployment:
     shape: RoundShape
     tau_num: int
     tau_den: int
+    key_label: str
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class ReferenceVerifierDeployment:
+    """Addresses of one root-of-trust deployment: ``address`` is the adapter a task names."""
+
+    address: str
+    groth16_verifier: str
+    shape: ReferenceShape
+    params: ReferenceRuleParams
     key_label: str
     gas_used: int
 
@@ -109,3 +132,30 @@ def deploy_round_verifier(chain: ChainBackend, deployer: LocalAccount, *, n: int
     aggregator's :func:`~aggregator.detectors.provable.tau_fraction` of the spec's τ),
     ``verify_gas``, ``cache``, ``gas_report``, ``log``."""
     return deploy_round_verifier_full(chain, deployer, n=n, k=k, **options).address
+
+
+def deploy_reference_verifier(chain: ChainBackend, deployer: LocalAccount, *, shape: ReferenceShape,
+                              params: ReferenceRuleParams, keys: RoundKeys | None = None,
+                              verify_gas: int | None = None, cache: Path | str | None = None,
+                              gas_report: GasReport | None = None,
+                              log: Callable[[str], None] | None = None) -> ReferenceVerifierDeployment:
+    """Deploy the Groth16 verifier of ``ReferenceRound(N, K, H_NUM, H_DEN)`` for ``keys`` (default:
+    the cached development key of ``shape``, made if missing) and its ``ReferenceRoundVerifier``
+    adapter with γ, β, δ from ``params``. ``params``'s h must be the circuit's (``shape.h_num /
+    shape.h_den``): h is a constant of the circuit, so another h needs another shape and key."""
+    if (params.h_num, params.h_den) != (shape.h_num, shape.h_den):
+        raise ValueError(f"the rule's h = {params.h_num}/{params.h_den} but the circuit {shape.name} fixes "
+                         f"h = {shape.h_num}/{shape.h_den}")
+    if keys is None:
+        keys = development_keys(shape, cache=cache, log=log)
+    elif keys.shape != shape:
+        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    if log is not None:
+        log(f"deploying the root-of-trust verifier for {keys.describe()}")
+    groth16, gas_v = deploy_groth16_verifier(chain, deployer, keys, gas_report=gas_report, log=log)
+    gas = default_verify_gas(shape) if verify_gas is None else verify_gas
+    result = deploy_contract(chain, REFERENCE_ADAPTER, deployer, groth16, shape.n, shape.k, shape.h_num, shape.h_den,
+                             pack_params(params), gas, gas_report=gas_report)
+    return ReferenceVerifierDeployment(address=Web3.to_checksum_address(result.contract_address),
+                                       groth16_verifier=groth16, shape=shape, params=params, key_label=keys.label,
+                                       gas_used=gas_v + result.gas_used)

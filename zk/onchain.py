@@ -15,6 +15,10 @@ which key it proves with. So, for a zk-verified task, this module:
    flags, rejections, scores and aggregate commitment, the adapter's τ) with
    :func:`zk.round_circuit.public_inputs`, and checks the pairing equation with
    :mod:`zk.verify_py` (py_ecc), which shares no code with groth16py or the EVM.
+
+A task whose verifier is a ``ReferenceRoundVerifier`` (``usesReference()`` true: the
+root-of-trust rule) is checked the same way by :mod:`zk.onchain_reference`, which
+:func:`check_published_proof` hands it to.
 """
 
 from __future__ import annotations
@@ -30,8 +34,17 @@ from web3 import Web3
 from market.artifacts import load_artifact
 from zk.exceptions import KeyMissingError, ZkError
 from zk.keys import development_keys
+from zk.reference_circuit import ReferenceShape
 from zk.round_circuit import RoundShape, public_inputs
-from zk.solidity import committed_vk, compiled_verifier, generate_verifier_source, vk_document
+from zk.solidity import (
+    REFERENCE_CIRCUIT,
+    AnyShape,
+    committed_vk,
+    committed_vk_path,
+    compiled_verifier,
+    generate_verifier_source,
+    vk_document,
+)
 from zk.verify_py import VerificationKey, verify
 
 __all__ = [
@@ -42,6 +55,7 @@ __all__ = [
     "check_published_proof",
     "matching_key_document",
     "published_proof",
+    "published_round",
     "read_round_verifier",
 ]
 
@@ -86,14 +100,14 @@ def read_round_verifier(web3: Web3, address: str) -> OnChainRoundVerifier:
     return OnChainRoundVerifier(address, Web3.to_checksum_address(groth16), RoundShape(n, k), *tau)
 
 
-def _runtime_code(document: dict, shape: RoundShape, cache: Path | str | None) -> str:
+def _runtime_code(document: dict, shape: AnyShape, cache: Path | str | None) -> str:
     """The runtime bytecode of the verifier generated from a key document (hex, no 0x)."""
     source = generate_verifier_source(shape, document["verificationKey"], origin=document["origin"],
                                       circuit_hash=document["circuitHash"])
     return compiled_verifier(shape, source, cache=cache)["deployedBytecode"].removeprefix("0x").lower()
 
 
-def candidate_key_documents(shape: RoundShape, *, transcript_key: dict | None = None,
+def candidate_key_documents(shape: AnyShape, *, transcript_key: dict | None = None,
                             extra: Iterable[dict | str | Path] = (),
                             cache: Path | str | None = None) -> list[tuple[str, dict]]:
     """Key documents (``vk_document`` shape) that may be the one behind a verifier of
@@ -108,7 +122,7 @@ def candidate_key_documents(shape: RoundShape, *, transcript_key: dict | None = 
         found.append(("the aggregator's transcript", transcript_key))
     committed = committed_vk(shape)
     if committed is not None:
-        found.append((f"committed zk/keys/round-{shape.name}.vk.json", committed))
+        found.append((f"committed zk/keys/{committed_vk_path(shape).name}", committed))
     try:
         local = development_keys(shape, cache=cache, create=False)
     except KeyMissingError:
@@ -118,18 +132,31 @@ def candidate_key_documents(shape: RoundShape, *, transcript_key: dict | None = 
     return found
 
 
-def matching_key_document(web3: Web3, verifier: OnChainRoundVerifier, candidates: Iterable[tuple[str, dict]], *,
+def _document_fits(doc: dict, shape: AnyShape) -> bool:
+    """Whether a key document is for ``shape``: its N and K, and its circuit (a root-of-trust
+    document names ``"circuit": "ReferenceRound"`` and its h; a round-circuit one names none)."""
+    if (int(doc["n"]), int(doc["k"])) != (shape.n, shape.k):
+        return False
+    if isinstance(shape, ReferenceShape):
+        return doc.get("circuit") == REFERENCE_CIRCUIT and (int(doc["hNum"]), int(doc["hDen"])) == (
+            shape.h_num, shape.h_den)
+    return doc.get("circuit") is None
+
+
+def matching_key_document(web3: Web3, verifier: Any, candidates: Iterable[tuple[str, dict]], *,
                           cache: Path | str | None = None) -> tuple[str, dict] | None:
     """The first candidate whose generated verifier is exactly the code deployed at
-    ``verifier.groth16_verifier``; None when none is. Verifiers not committed are compiled once
-    and kept in ``cache`` (the key cache root; default ``$MARKET_ZK_CACHE``)."""
+    ``verifier.groth16_verifier`` (``verifier`` an :class:`OnChainRoundVerifier` or a
+    :class:`zk.onchain_reference.OnChainReferenceVerifier`); None when none is. Verifiers not
+    committed are compiled once and kept in ``cache`` (the key cache root; default
+    ``$MARKET_ZK_CACHE``)."""
     deployed = bytes(web3.eth.get_code(verifier.groth16_verifier)).hex().lower()
     if not deployed:
         return None
     seen: set[str] = set()
     for source, doc in candidates:
         try:
-            if (int(doc["n"]), int(doc["k"])) != (verifier.shape.n, verifier.shape.k):
+            if not _document_fits(doc, verifier.shape):
                 continue
             fingerprint = json.dumps(doc, sort_keys=True)
             if fingerprint in seen:
@@ -153,15 +180,30 @@ def published_proof(market: Any, tx_hash: str) -> bytes:
     return bytes(args["proof"])
 
 
+def published_round(market: Any, task_id: int, round_: int) -> tuple[Any, bytes]:
+    """The RoundPublished event of round ``round_`` and the proof from its transaction's calldata;
+    :class:`ZkError` when the round is not published or the proof cannot be read."""
+    events = [e for e in market.events("RoundPublished", taskId=task_id) if e["args"]["round"] == round_]
+    if not events:
+        raise ZkError(f"round {round_} of task {task_id} has no RoundPublished event")
+    return events[0], published_proof(market, events[0]["tx_hash"])
+
+
 def check_published_proof(market: Any, task_id: int, round_: int, *, transcript_key: dict | None = None,
                           keys: Iterable[dict | str | Path] = (), cache: Path | str | None = None) -> ProofCheck:
     """Verify round ``round_`` of a zk task again with py_ecc, from chain data (see the module).
     ``transcript_key``: the key document the round's transcript names
     (:attr:`zk.protocol.transcript.RoundTranscript.verifier`), a candidate like any other;
-    ``cache``: the key cache root (local development keys, compiled verifiers)."""
+    ``cache``: the key cache root (local development keys, compiled verifiers). A task whose
+    verifier uses a reference goes to :func:`zk.onchain_reference.check_published_reference_proof`."""
+    from zk.onchain_reference import check_published_reference_proof, uses_reference
+
     task = market.get_task(task_id)
     if task.trusted_aggregator:
         return ProofCheck(False, "the task runs in trusted-aggregator mode: there is no proof")
+    if uses_reference(market.web3, task.config.verifier):
+        return check_published_reference_proof(market, task_id, round_, transcript_key=transcript_key, keys=keys,
+                                               cache=cache)
     try:
         verifier = read_round_verifier(market.web3, task.config.verifier)
     except NotARoundVerifierError as exc:
@@ -172,11 +214,8 @@ def check_published_proof(market: Any, task_id: int, round_: int, *, transcript_
         return ProofCheck(False, f"no known key generates the verifier at {verifier.groth16_verifier} "
                                  f"(Round {verifier.shape.name}); name its key document with --vk FILE")
     source, doc = match
-    events = [e for e in market.events("RoundPublished", taskId=task_id) if e["args"]["round"] == round_]
-    if not events:
-        return ProofCheck(False, f"round {round_} of task {task_id} has no RoundPublished event")
     try:
-        proof = published_proof(market, events[0]["tx_hash"])
+        event, proof = published_round(market, task_id, round_)
     except ZkError as exc:
         return ProofCheck(False, str(exc), source)
     info = market.get_round(task_id, round_)
@@ -184,7 +223,7 @@ def check_published_proof(market: Any, task_id: int, round_: int, *, transcript_
     try:
         inputs = public_inputs(verifier.shape, commitments=commitments, flags=info.flags,
                                rejections=info.rejections, tau_num=verifier.tau_num, tau_den=verifier.tau_den,
-                               scores=[int(s) for s in events[0]["args"]["scores"]],
+                               scores=[int(s) for s in event["args"]["scores"]],
                                aggregate_commitment=info.aggregate_commitment)
     except ZkError as exc:
         return ProofCheck(False, f"the posted values are not public inputs of Round {verifier.shape.name}: {exc}",

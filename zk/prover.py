@@ -14,6 +14,12 @@ check the rest. Failures are typed: :class:`~zk.exceptions.TooManySlotsError`,
 
 ``outcome`` an ``aggregator.round_pipeline.RoundOutcome``, ``intakes`` the round's
 ``IntakeResult | None`` per slot (their ``.sketch`` and ``.salt``).
+
+:func:`make_reference_prover` is the same for the root-of-trust circuit
+``ReferenceRound(N, K, H_NUM, H_DEN)`` (:mod:`zk.reference_circuit`): the witness is the
+reference rule's :class:`~zk.protocol.reference_rule.ReferenceRoundResult` (``outcome.reference_result``),
+the slots' sketches and the round's reference sketch and salt (``outcome.reference_sketch``,
+``outcome.reference_salt``).
 """
 
 from __future__ import annotations
@@ -27,11 +33,22 @@ from typing import Any
 from market.tracing import traced
 from zk.exceptions import UnsatisfiableWitnessError, WitnessInputError
 from zk.keys import RoundKeys, development_keys, groth16py_module
-from zk.protocol.commitment import aggregate_commitment
+from zk.protocol.commitment import aggregate_commitment, sketch_commitment
+from zk.protocol.reference_rule import SKETCH_BOUND, ReferenceRoundResult
 from zk.protocol.rule import ProvableRoundResult
+from zk.reference_circuit import ReferenceShape, reference_witness_input
 from zk.round_circuit import RoundShape, witness_input
 
-__all__ = ["RoundProof", "RoundProver", "make_round_prover", "prove_round", "prove_witness"]
+__all__ = [
+    "ReferenceProver",
+    "RoundProof",
+    "RoundProver",
+    "make_reference_prover",
+    "make_round_prover",
+    "prove_reference_round",
+    "prove_round",
+    "prove_witness",
+]
 
 
 @dataclass(frozen=True)
@@ -133,3 +150,84 @@ def make_round_prover(*, n: int = 16, k: int = 32, keys: RoundKeys | None = None
     elif keys.shape != shape:
         raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
     return RoundProver(keys, log=log)
+
+
+def prove_reference_round(
+    keys: RoundKeys,
+    result: ReferenceRoundResult,
+    *,
+    commitments: Sequence[int],
+    rejections: Sequence[bool],
+    sketches: Sequence[Sequence[int] | None],
+    salts: Sequence[int | None],
+    reference: Sequence[int],
+    reference_salt: int,
+    check: bool = True,
+) -> RoundProof:
+    """Prove that ``result`` (the reference rule's values) follows from the sketches opening
+    ``commitments`` and the reference sketch ``reference`` with its salt."""
+    inputs, public = reference_witness_input(keys.shape, result, commitments=commitments, rejections=rejections,
+                                             sketches=sketches, salts=salts, reference=reference,
+                                             reference_salt=reference_salt)
+    return prove_witness(keys, inputs, public, check=check)
+
+
+def _reference_result(outcome: Any) -> ReferenceRoundResult:
+    """The outcome's root-of-trust result, once its published values are checked to be the rule's."""
+    result = getattr(outcome, "reference_result", None)
+    if not isinstance(result, ReferenceRoundResult):
+        raise WitnessInputError("the round's outcome has no root-of-trust result (a task with a "
+                                "ReferenceRoundVerifier must be scored by the reference rule)")
+    published = ([bool(f) for f in outcome.flags], [int(s) for s in outcome.scores], int(outcome.aggregate_commitment))
+    rule = (list(result.flags), [int(s) for s in result.scores], aggregate_commitment(list(result.aggregate)))
+    if published != rule:
+        raise WitnessInputError("the round's published flags, scores or aggregate commitment are not the "
+                                "reference rule's")
+    return result
+
+
+class ReferenceProver(RoundProver):
+    """The aggregator's ``Prover`` for one root-of-trust circuit and key (``keys.shape`` a
+    :class:`~zk.reference_circuit.ReferenceShape`). The latest proof is kept in ``last``."""
+
+    @property
+    def shape(self) -> ReferenceShape:  # type: ignore[override]
+        return self.keys.shape  # type: ignore[return-value]
+
+    def reference_commitment(self, outcome: Any) -> int:
+        """The commitment to the round's reference sketch (``outcome.reference_sketch`` and
+        ``outcome.reference_salt``): what the Marketplace stores and the circuit opens."""
+        values = [int(v) for v in outcome.reference_sketch]
+        if len(values) != self.shape.k or any(abs(v) > SKETCH_BOUND for v in values):
+            raise WitnessInputError(f"the reference sketch must have K = {self.shape.k} values within ±(2^40 - 1)")
+        return sketch_commitment(values, int(outcome.reference_salt))
+
+    @traced("prover.prove_reference_round")
+    def __call__(self, task_id: int, round_: int, outcome: Any, stored_commitments: Sequence[int], seed: int,
+                 intakes: Sequence[Any | None]) -> bytes:
+        """Prove one round: ``outcome`` carries ``reference_result``, ``reference_sketch`` and
+        ``reference_salt`` besides the published values; ``seed`` is not part of the statement."""
+        result = _reference_result(outcome)
+        n = len(stored_commitments)
+        if len(intakes) != n:
+            raise WitnessInputError(f"{n} stored commitments but {len(intakes)} intake results")
+        proof = prove_reference_round(
+            self.keys, result, commitments=stored_commitments, rejections=[bool(r) for r in outcome.rejections],
+            sketches=[it.sketch if it is not None else None for it in intakes],
+            salts=[it.salt if it is not None else None for it in intakes],
+            reference=list(outcome.reference_sketch), reference_salt=int(outcome.reference_salt))
+        self.last = proof
+        self.log(f"task {task_id} round {round_}: proved in {proof.seconds:.2f} s with the {self.keys.describe()}")
+        return proof.proof
+
+
+def make_reference_prover(*, shape: ReferenceShape, keys: RoundKeys | None = None, cache: Path | str | None = None,
+                          log: Callable[[str], None] | None = None) -> ReferenceProver:
+    """The aggregator's prover for ``ReferenceRound(N, K, H_NUM, H_DEN)`` with ``keys`` (default:
+    the cached development key of ``shape``, made if missing; it must be the key the task's
+    ReferenceRoundVerifier was deployed for)."""
+    if keys is None:
+        keys = development_keys(shape, cache=cache, log=log)
+    elif keys.shape != shape:
+        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    return ReferenceProver(keys, log=log)

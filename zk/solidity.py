@@ -11,6 +11,11 @@ changed, and nobody edits it by hand: ``scripts/generate_verifier.py`` writes
 A key other than the committed one (a fresh development key on another machine, a ceremony
 key not yet committed) gets its verifier compiled here on demand, with the same compiler and
 settings as ``contracts/build`` (node and the npm tools of ``make install`` needed), cached beside the key.
+
+The root-of-trust circuit (:class:`~zk.reference_circuit.ReferenceShape`) has its verifiers
+generated the same way, named ``ReferenceGroth16Verifier<N>x<K>h<H_NUM>d<H_DEN>`` with the library
+``Groth16PairingRef<N>x<K>h<H_NUM>d<H_DEN>``; none is committed: each is compiled on demand from
+its key (:func:`verifier_artifact`) and cached.
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ from pathlib import Path
 from market.solc import REPO_ROOT, SETTINGS
 from zk.exceptions import VerifierBuildError, ZkToolMissingError
 from zk.keys import DEVELOPMENT_LABEL, RoundKeys, cache_root, groth16py_module
+from zk.reference_circuit import ReferenceShape
 from zk.round_circuit import RoundShape
 
 __all__ = [
     "COMMITTED_KEYS_DIR",
+    "REFERENCE_CIRCUIT",
     "VERIFIER_DIR",
+    "AnyShape",
     "check_committed_verifier",
     "committed_shapes",
     "committed_vk",
@@ -38,6 +46,7 @@ __all__ = [
     "compile_verifier",
     "compiled_verifier",
     "generate_verifier_source",
+    "pairing_library_name",
     "verifier_artifact",
     "verifier_name",
     "verifier_path",
@@ -48,29 +57,57 @@ __all__ = [
 VERIFIER_DIR = REPO_ROOT / "contracts" / "zk"
 COMMITTED_KEYS_DIR = Path(__file__).resolve().parent / "keys"
 PRAGMA = "^0.8.24"
+#: The ``circuit`` field of a root-of-trust key document (round-circuit documents have none).
+REFERENCE_CIRCUIT = "ReferenceRound"
+
+AnyShape = RoundShape | ReferenceShape
 
 
-def verifier_name(shape: RoundShape) -> str:
-    """``RoundGroth16Verifier16x32``."""
+def _solidity_token(shape: AnyShape) -> str:
+    """The shape in a Solidity identifier: ``16x32``, or ``Ref16x32h1d2`` (``ReferenceShape.name``
+    is ``ref16x32h1-2``, and '-' is not allowed in an identifier)."""
+    if isinstance(shape, ReferenceShape):
+        return f"Ref{shape.n}x{shape.k}h{shape.h_num}d{shape.h_den}"
+    return shape.name
+
+
+def verifier_name(shape: AnyShape) -> str:
+    """``RoundGroth16Verifier16x32``; ``ReferenceGroth16Verifier16x32h1d2`` for a reference shape."""
+    if isinstance(shape, ReferenceShape):
+        return f"ReferenceGroth16Verifier{shape.n}x{shape.k}h{shape.h_num}d{shape.h_den}"
     return f"RoundGroth16Verifier{shape.name}"
 
 
-def verifier_path(shape: RoundShape) -> Path:
+def pairing_library_name(shape: AnyShape) -> str:
+    """``Groth16Pairing16x32``; ``Groth16PairingRef16x32h1d2`` for a reference shape."""
+    return f"Groth16Pairing{_solidity_token(shape)}"
+
+
+def verifier_path(shape: AnyShape) -> Path:
     return VERIFIER_DIR / f"{verifier_name(shape)}.sol"
 
 
-def committed_vk_path(shape: RoundShape) -> Path:
+def committed_vk_path(shape: AnyShape) -> Path:
+    """``zk/keys/round-16x32.vk.json`` (``zk/keys/ref16x32h1-2.vk.json`` for a reference shape,
+    none of which is committed)."""
+    if isinstance(shape, ReferenceShape):
+        return COMMITTED_KEYS_DIR / f"{shape.name}.vk.json"
     return COMMITTED_KEYS_DIR / f"round-{shape.name}.vk.json"
 
 
 def vk_document(keys: RoundKeys) -> dict:
     """What ``zk/keys/round-<N>x<K>.vk.json`` holds: the verification key (snarkjs format)
-    and where it came from."""
+    and where it came from. A root-of-trust key's document also names its circuit
+    (``"circuit": "ReferenceRound"``) and h (``hNum``, ``hDen``)."""
+    shape = keys.shape
+    circuit = ({"circuit": REFERENCE_CIRCUIT, "hNum": shape.h_num, "hDen": shape.h_den}
+               if isinstance(shape, ReferenceShape) else {})
     return {
         "label": keys.label if not keys.is_development else DEVELOPMENT_LABEL,
         "origin": keys.origin,
         "n": keys.shape.n,
         "k": keys.shape.k,
+        **circuit,
         "circuitHash": keys.circuit_hash,
         "groth16py": keys.meta.get("groth16py"),
         "created": keys.meta.get("created"),
@@ -78,29 +115,40 @@ def vk_document(keys: RoundKeys) -> dict:
     }
 
 
-def committed_vk(shape: RoundShape) -> dict | None:
+def committed_vk(shape: AnyShape) -> dict | None:
     """The committed verification-key document for ``shape``, or None."""
     path = committed_vk_path(shape)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def generate_verifier_source(shape: RoundShape, vk_json: dict, *, origin: str, circuit_hash: str) -> str:
+def _circuit_line(shape: AnyShape) -> str:
+    if isinstance(shape, ReferenceShape):
+        return (f"// Circuit: zk/circuits/reference_round.circom ReferenceRound({shape.n}, {shape.k}, {shape.h_num}, "
+                f"{shape.h_den})")
+    return f"// Circuit: zk/circuits/round.circom Round({shape.n}, {shape.k})"
+
+
+def generate_verifier_source(shape: AnyShape, vk_json: dict, *, origin: str, circuit_hash: str) -> str:
     """The verifier contract for a verification key: groth16py's export plus a header."""
     g = groth16py_module()
     vk = g.VerifyingKey.from_snarkjs(json.dumps(vk_json))
     if vk.n_public != shape.public_count:
-        raise VerifierBuildError(f"the key has {vk.n_public} public inputs; Round({shape.n}, {shape.k}) has "
-                                 f"{shape.public_count}")
+        what = (f"ReferenceRound({shape.n}, {shape.k}, {shape.h_num}, {shape.h_den})"
+                if isinstance(shape, ReferenceShape) else f"Round({shape.n}, {shape.k})")
+        raise VerifierBuildError(f"the key has {vk.n_public} public inputs; {what} has {shape.public_count}")
+    library = pairing_library_name(shape)
     body = vk.to_solidity(pragma=PRAGMA, contract_name=verifier_name(shape), style="snarkjs")
-    body = re.sub(r"\bPairing\b", f"Groth16Pairing{shape.name}", body)
+    body = re.sub(r"\bPairing\b", library, body)
     kind = DEVELOPMENT_LABEL if origin == "development" else f"{origin} key"
     digest = hashlib.sha256(json.dumps(vk_json, sort_keys=True).encode()).hexdigest()
+    where = ("not committed: compiled on demand from the key" if isinstance(shape, ReferenceShape)
+             else f"committed as zk/keys/round-{shape.name}.vk.json")
     header = [
         "// GENERATED FILE - DO NOT EDIT.",
         f"// Made by scripts/generate_verifier.py (zk/solidity.py) with groth16py {g.__version__}",
-        f"// (VerifyingKey.to_solidity, style \"snarkjs\"; its Pairing library renamed Groth16Pairing{shape.name}).",
-        f"// Circuit: zk/circuits/round.circom Round({shape.n}, {shape.k}), circuit hash {circuit_hash[:16]}.",
-        f"// Verification key sha256 {digest[:16]} (committed as zk/keys/round-{shape.name}.vk.json).",
+        f"// (VerifyingKey.to_solidity, style \"snarkjs\"; its Pairing library renamed {library}).",
+        f"{_circuit_line(shape)}, circuit hash {circuit_hash[:16]}.",
+        f"// Verification key sha256 {digest[:16]} ({where}).",
         f"// Key: {kind}.",
         "",
     ]
@@ -115,7 +163,7 @@ def _node() -> str:
     return node
 
 
-def compile_verifier(shape: RoundShape, source: str) -> dict:
+def compile_verifier(shape: AnyShape, source: str) -> dict:
     """Compile one verifier source with the project's solc and settings; return an artifact
     shaped like ``contracts/build``'s (abi, bytecode, deployedBytecode)."""
     name = verifier_name(shape)
@@ -145,7 +193,7 @@ def verifier_artifact(keys: RoundKeys, *, log=None) -> dict:
     return compiled_verifier(keys.shape, source, cache=cache, log=log, what=keys.describe())
 
 
-def compiled_verifier(shape: RoundShape, source: str, *, cache: Path | str | None = None, log=None,
+def compiled_verifier(shape: AnyShape, source: str, *, cache: Path | str | None = None, log=None,
                       what: str = "") -> dict:
     """The artifact of one generated verifier source: ``contracts/build``'s when it is the
     committed source, else from ``<cache root>/verifiers/<sha256 of the source>.json``, else

@@ -9,12 +9,20 @@ import {IRoundVerifier} from "../IRoundVerifier.sol";
  * to check what the Marketplace feeds its verifier (the stored commitments and the round seed,
  * never values the aggregator passes in) and how it treats `false` and reverts. A proof of
  * exactly one byte 0xff makes it revert. Real tasks use the generated Groth16 verifier.
+ * With a nonzero `referenceCommitment` it is hashed after the seed:
+ * keccak256(abi.encode(commitments, seed, referenceCommitment, flags, rejections, scores, aggregate)).
  */
 contract HashCheckVerifier is IRoundVerifier {
+    /// @inheritdoc IRoundVerifier
+    function usesReference() external pure virtual returns (bool) {
+        return false;
+    }
+
     /// @inheritdoc IRoundVerifier
     function verifyRound(
         uint256[] calldata commitments,
         uint256 seed,
+        uint256 referenceCommitment,
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,
@@ -22,7 +30,21 @@ contract HashCheckVerifier is IRoundVerifier {
         bytes calldata proof
     ) external pure returns (bool) {
         if (proof.length == 1 && proof[0] == 0xff) revert("HashCheckVerifier: asked to revert");
-        bytes32 expected = keccak256(abi.encode(commitments, seed, flags, rejections, scores, aggregateCommitment));
+        bytes32 expected = referenceCommitment == 0
+            ? keccak256(abi.encode(commitments, seed, flags, rejections, scores, aggregateCommitment))
+            : keccak256(abi.encode(commitments, seed, referenceCommitment, flags, rejections, scores, aggregateCommitment));
         return proof.length == 32 && bytes32(proof) == expected;
+    }
+}
+
+/**
+ * @title ReferenceHashCheckVerifier (test harness, not a proof system)
+ * @notice {HashCheckVerifier} for a rule anchored on a reference: the Marketplace then requires the
+ * round's reference digest before submissions and its sketch commitment before publication.
+ */
+contract ReferenceHashCheckVerifier is HashCheckVerifier {
+    /// @inheritdoc IRoundVerifier
+    function usesReference() external pure override returns (bool) {
+        return true;
     }
 }

@@ -82,9 +82,16 @@ contract RoundVerifier is IRoundVerifier {
     }
 
     /// @inheritdoc IRoundVerifier
+    /// @dev The median rule has no reference: false.
+    function usesReference() external pure returns (bool) {
+        return false;
+    }
+
+    /// @inheritdoc IRoundVerifier
     function verifyRound(
         uint256[] calldata commitments,
         uint256, /* seed: not a public input, see the contract's notice */
+        uint256, /* referenceCommitment: the median rule has none */
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,

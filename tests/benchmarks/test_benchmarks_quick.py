@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmarks import overhead, robustness, scale, zk_costs, zk_table
+from benchmarks import fairness, overhead, robustness, scale, zk_costs, zk_table
 from benchmarks.common import ACCURACY_NOISE, REPO_ROOT
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -79,29 +79,39 @@ def test_zk_placeholder_when_the_toolchain_is_missing(tmp_path, monkeypatch):
 def test_robustness_quick_tables(quick_run):
     section = quick_run[0]["robustness"]
     accuracy = section.table("Robustness: final test accuracy")
-    assert accuracy.columns == ["partition", "attack", "attackers", *robustness.ARMS, "verdict"]
-    assert len(accuracy.rows) == 1
-    assert all(0.0 <= v <= 1.0 for v in _floats([accuracy.rows[0][accuracy.columns.index(a)] for a in robustness.ARMS]))
-    assert accuracy.column("verdict")[0].split()[0] in ("beats", "tie", "LOSES")
-    detection = section.table("Robustness: detection")
-    assert detection.columns == ["partition", "attack", "attackers", *robustness.OURS, "Krum (keeps 1)"]
-    for cell in detection.rows[0][3:]:
-        assert cell.startswith("P ") and " · R " in cell
-    assert all(" · paid " in cell for cell in detection.rows[0][3:6])
+    assert accuracy.columns == ["partition", "attack", "attackers", *robustness.ARMS, "goals (reference)"]
+    assert accuracy.column("attack") == ["none", *robustness.QUICK_ATTACKS]
+    for row in accuracy.rows:
+        assert all(0.0 <= v <= 1.0 for v in _floats([row[accuracy.columns.index(a)] for a in robustness.ARMS]))
+    assert accuracy.column("goals (reference)")[0] == "clean"
+    assert all(v == "meets all" or v.startswith("misses: ") for v in accuracy.column("goals (reference)")[1:])
+    assert sum(note.startswith("Goal ") for note in accuracy.notes) == len(robustness.GOALS)
+    pay = section.table("Robustness: the reference rule's pay and flags")
+    assert pay.column("attack") == accuracy.column("attack")
+    records = {r["attack"]: r for r in section.data["records"]}
+    # the reference rule pays a sign-flipper nothing: every one of its updates is misaligned with the reference
+    assert records["sign_flip"]["detection"]["reference"]["paid"] == 0.0
+    assert records["sign_flip"]["detection"]["reference"]["reasons"]["MISALIGNED"] >= 4
+    assert set(records["backdoor"]["attack_success"]) == set(robustness.ARMS)
+    sybil = section.table("Sybil inflation")
+    assert sybil.column("k") == ["2"]
+    assert section.data["sybil"][0]["inflation"]["reference (δ = 0.99)"] == 0.0  # the copies are flagged DUPLICATE
 
 
 def test_fairness_quick_tables(quick_run):
     section = quick_run[0]["fairness"]
-    table = section.table("Fairness: agreement")
-    assert table.columns == ["method", "Spearman ρ per round (mean)", "Spearman ρ of the totals",
-                             "wall time per round", "utility evaluations per round", "paid / provable"]
-    assert table.column("method") == ["exact Shapley (reference)", "provable (paid)", "leave-one-out",
-                                      "TMC-Shapley", "GTG-Shapley"]
-    for cell in table.column("Spearman ρ of the totals")[1:]:
-        assert cell == "n/a" or -1.0 <= float(cell) <= 1.0
+    table = section.table("Fairness: Spearman ρ")
+    assert table.columns == ["partition", "method", "ρ vs loss-Shapley", "noise floor (loss)", "ρ vs accuracy-Shapley",
+                             "noise floor (accuracy)", "wall time per round", "utility evaluations per round",
+                             "paid / provable"]
+    assert table.column("method") == ["exact Shapley (2^10 coalitions)", *fairness.METHODS]
+    for column in ("ρ vs loss-Shapley", "noise floor (loss)", "ρ vs accuracy-Shapley", "noise floor (accuracy)"):
+        assert all(c == "n/a" or -1.0 <= float(c) <= 1.0 for c in table.column(column))
     per_trainer = section.table("Fairness: each trainer's total")
-    assert len(per_trainer.rows) == 8
-    assert section.data["evaluations"]["exact"] == 256
+    assert len(per_trainer.rows) == 10
+    iid = section.data["partitions"]["iid"]
+    assert iid["evaluations"]["exact"] == 1024
+    assert iid["rho_loss"]["reference (paid)"] is not None
 
 
 def test_scale_quick_table(quick_run):

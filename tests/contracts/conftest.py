@@ -87,14 +87,20 @@ def commitment_of(task_id: int, round_: int, slot: int) -> int:
 
 def hash_proof(market: Marketplace, task_id: int, round_: int, *, flags: int, rejections: int,
                scores: Sequence[int], aggregate: int, commitments: Sequence[int] | None = None,
-               seed: int | None = None) -> bytes:
+               seed: int | None = None, reference: int | None = None) -> bytes:
     """The 32-byte "proof" HashCheckVerifier accepts: keccak256(abi.encode(commitments, seed,
-    flags, rejections, scores, aggregateCommitment)). Commitments and seed are read from the
-    chain unless given (to build a proof over other values)."""
+    flags, rejections, scores, aggregateCommitment)), with the round's reference commitment after
+    the seed when it has one. Commitments, seed and reference are read from the chain unless given
+    (to build a proof over other values)."""
     if commitments is None:
         commitments = market.get_commitments(task_id, round_)
-    if seed is None:
-        seed = market.get_round(task_id, round_).seed
+    info = market.get_round(task_id, round_)
+    seed = info.seed if seed is None else seed
+    reference = info.reference_commitment if reference is None else reference
+    if reference:
+        return keccak(eth_abi.encode(
+            ["uint256[]", "uint256", "uint256", "uint256", "uint256", "uint256[]", "uint256"],
+            [list(commitments), seed, reference, flags, rejections, list(scores), aggregate]))
     encoded = eth_abi.encode(
         ["uint256[]", "uint256", "uint256", "uint256", "uint256[]", "uint256"],
         [list(commitments), seed, flags, rejections, list(scores), aggregate],

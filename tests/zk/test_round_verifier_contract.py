@@ -35,16 +35,18 @@ def proved(round_keys):
 
 
 def _args(case: RoundCase, proof: bytes, **changes) -> list:
-    values = dict(commitments=case.commitments, seed=12345, flags=case.flags_mask, rejections=case.rejections_mask,
-                  scores=case.scores, aggregate=case.aggregate_commitment, proof=proof)
+    values = dict(commitments=case.commitments, seed=12345, reference=0, flags=case.flags_mask,
+                  rejections=case.rejections_mask, scores=case.scores, aggregate=case.aggregate_commitment, proof=proof)
     values.update(changes)
-    return [values[k] for k in ("commitments", "seed", "flags", "rejections", "scores", "aggregate", "proof")]
+    return [values[k] for k in ("commitments", "seed", "reference", "flags", "rejections", "scores", "aggregate",
+                                "proof")]
 
 
-def test_round_verifier_accepts_the_proof_whatever_the_seed(adapter, proved):
+def test_round_verifier_accepts_the_proof_whatever_the_seed_and_reference(adapter, proved):
     case, proof = proved
     assert adapter.functions.verifyRound(*_args(case, proof.proof)).call() is True
     assert adapter.functions.verifyRound(*_args(case, proof.proof, seed=99)).call() is True
+    assert adapter.functions.verifyRound(*_args(case, proof.proof, reference=7)).call() is True  # ignored
 
 
 def test_round_verifier_public_inputs_match_python(adapter, round_keys, proved):
@@ -88,7 +90,7 @@ def test_round_verifier_public_inputs_refuse_unrepresentable_values(adapter, pro
                                                 args["aggregate"]).call()
     assert ok is False and list(inputs) == []
     full = dict(args, seed=0, proof=b"\x00" * PROOF_LENGTH)
-    assert adapter.functions.verifyRound(full["commitments"], 0, full["flags"], full["rejections"], full["scores"],
+    assert adapter.functions.verifyRound(full["commitments"], 0, 0, full["flags"], full["rejections"], full["scores"],
                                          full["aggregate"], full["proof"]).call() is False
 
 
@@ -143,6 +145,7 @@ def test_round_verifier_caps_the_gas_a_bad_proof_can_burn(adapter, zk_base, prov
 
 def test_round_verifier_reports_its_configuration(adapter, round_keys):
     shape = round_keys.shape
+    assert adapter.functions.usesReference().call() is False
     assert adapter.functions.slots().call() == shape.n
     assert adapter.functions.sketchLength().call() == shape.k
     assert (adapter.functions.tauNumerator().call(), adapter.functions.tauDenominator().call()) == (4, 1)

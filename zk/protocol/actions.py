@@ -33,6 +33,8 @@ class ActionKind(Enum):
     """The trainer contested its rejection in a published round (its envelope key on chain)."""
     CLOSED = "closed"
     """The aggregator closed the round's submissions."""
+    REFERENCE_COMMITTED = "reference committed"
+    """The aggregator fixed the round's reference update (its digest) before any submission."""
     PUBLISHED = "published"
     """The aggregator published the round."""
     FINALIZED = "finalized"
@@ -63,6 +65,7 @@ _ROUND_TEXT = {
     ActionKind.COMMITTED: "round {round}: committed",
     ActionKind.CONTESTED: "round {round}: rejection contested",
     ActionKind.CLOSED: "round {round}: closed",
+    ActionKind.REFERENCE_COMMITTED: "round {round}: reference committed",
     ActionKind.PUBLISHED: "round {round}: published",
 }
 

@@ -27,6 +27,7 @@ __all__ = [
     "TRANSCRIPT_FORMAT",
     "TRANSCRIPT_VERSION",
     "RoundTranscript",
+    "ReferenceRecord",
     "SubmissionRow",
     "TranscriptError",
 ]
@@ -78,6 +79,23 @@ class SubmissionRow(_Record):
     label: str
 
 
+class ReferenceRecord(_Record):
+    """The round's reference (the ``reference`` rule only): the digest fixed on chain before the
+    round's submissions, its sketch under the round's seed with the salt that opens the on-chain
+    commitment, and what the rule read from it per slot."""
+
+    digest: str
+    sketch: list[BigInt]
+    salt: BigInt
+    commitment: BigInt
+    norm: BigInt
+    """⟨r, r⟩."""
+    reasons: list[str]
+    """Per slot: the flag reason (``none``, ``misaligned``, ``oversized``, ``duplicate``)."""
+    alignments: list[BigInt]
+    """Per slot: ⟨s_i, r⟩ (0 outside the active slots)."""
+
+
 class RoundTranscript(_Record):
     """The audit transcript of one round (version :data:`TRANSCRIPT_VERSION`)."""
 
@@ -109,6 +127,8 @@ class RoundTranscript(_Record):
     """The verification-key document the aggregator says it proved with (never trusted alone)."""
     streamed: bool
     """True: the updates were above the memory budget and validation Shapley was skipped."""
+    reference: ReferenceRecord | None = None
+    """The round's reference, for the ``reference`` rule (None for the median rule)."""
 
     def to_json(self) -> bytes:
         """The stored bytes: JSON with sorted keys, ``indent=1``."""
