@@ -244,7 +244,8 @@ def _check_reference_rule(public: _PublicRound, sketches: list[list[int] | None]
     rejections = mask_to_bits(info.rejections, len(public.trainers))
     try:
         result = reference_round(sketches, rejections, reference=list(record.sketch),
-                                 params=reference_params(section), k=public.spec.scoring.sketch_k)
+                                 params=reference_params(section), k=public.spec.scoring.sketch_k,
+                                 order=info.ranks(len(public.trainers)))
     except ValueError as exc:
         audit.add("the reference rule runs on the published sketches", False, str(exc))
         return

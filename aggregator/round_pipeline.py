@@ -68,6 +68,9 @@ class RoundOutcome:
     """The reference rule's values (None for the other detectors): what the proof covers."""
     reference_sketch: list[int] | None = None
     reference_salt: int | None = None
+    order: list[int] | None = None
+    """Per slot its rank among the round's submissions (the chain's); the reference rule flags only
+    the later member of a near-duplicate pair."""
 
 
 def _flat(tensors: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -92,13 +95,15 @@ def _label(flagged: bool, why: str, rejected: bool, sketch: Sequence[int] | None
 
 
 def _judge(intakes: Sequence[IntakeResult | None], rejected: list[bool], sketches: list, provable: ProvableRoundResult,
-           *, scoring: ScoringSection, history: MudHogDetector | None, reference: ReferenceSketch | None) -> _Judgement:
+           *, scoring: ScoringSection, history: MudHogDetector | None, reference: ReferenceSketch | None,
+           order: Sequence[int] | None = None) -> _Judgement:
     """Flags, labels, the accepted set and the paid scores by the task's detector."""
     if scoring.detector == "reference":
         if reference is None or scoring.reference is None:
             raise ValueError("the reference detector needs the round's reference sketch")
         result = reference_round(sketches, rejected, reference=reference.sketch,
-                                 params=reference_params(scoring.reference), k=scoring.sketch_k)
+                                 params=reference_params(scoring.reference), k=scoring.sketch_k,
+                                 order=None if order is None else list(order))
         labels = [_label(f, why.name.lower(), r, s) for f, why, r, s in zip(result.flags, result.reasons, rejected, sketches)]
         return _Judgement(list(result.flags), labels, list(result.accepted), result.aggregate, list(result.scores), result)
     if scoring.detector == "provable":
@@ -126,19 +131,22 @@ def assess_round(
     shapley_seed: int = 0,
     shapley: bool = True,
     reference: ReferenceSketch | None = None,
+    order: Sequence[int] | None = None,
 ) -> RoundOutcome:
     """Assess one round. ``intakes[i]`` is slot i's verdict, ``None`` when it did not submit.
     ``history`` carries MUD-HoG's per-trainer history across rounds when that detector is used.
     FedAvg reads the accepted updates one at a time (:meth:`IntakeResult.load_tensors`), so
     released intakes keep the round at O(d); ``shapley=False`` skips the validation Shapley
     estimates, which hold every accepted update at once (O(n·d)). ``reference``: the round's
-    reference sketch, required by the ``reference`` detector."""
+    reference sketch, required by the ``reference`` detector; ``order``: each slot's rank among the
+    round's submissions (default: slot order)."""
     rejected = [bool(it is not None and not it.accepted) for it in intakes]
     sketches = [it.sketch if it is not None and it.accepted else None for it in intakes]
     num, den = tau_fraction(scoring.tau)
     provable = provable_round(sketches, rejected, tau_num=num, tau_den=den, k=scoring.sketch_k)
 
-    judged = _judge(intakes, rejected, sketches, provable, scoring=scoring, history=history, reference=reference)
+    judged = _judge(intakes, rejected, sketches, provable, scoring=scoring, history=history, reference=reference,
+                    order=order)
     flags, labels, accepted, scores_aggregate, scores, reference_result = judged
 
     accumulator = FedAvgAccumulator(dtype=dtype)
@@ -154,6 +162,7 @@ def assess_round(
         new_global=new_global, accepted=accepted, reference_result=reference_result,
         reference_sketch=None if reference is None else list(reference.sketch),
         reference_salt=None if reference is None else reference.salt,
+        order=None if order is None else list(order),
     )
     if evaluate is not None:
         outcome.accuracy_before = float(evaluate(global_state))

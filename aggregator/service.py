@@ -291,7 +291,7 @@ class AggregatorNode:
         reference = self._reference_sketch(round_, info) if spec.scoring.detector == "reference" else None
         outcome = assess_round(intakes, global_state=global_state, scoring=spec.scoring, evaluate=self._evaluate,
                                history=self.history, dtype=spec.training.dtype, shapley_seed=round_,
-                               shapley=not stream, reference=reference)
+                               shapley=not stream, reference=reference, order=info.ranks(len(trainers)))
         model_cid = self.storage.put(state_to_bytes(outcome.new_global))
         self.storage.pin(model_cid)
         proof, proof_seconds = b"", None

@@ -39,6 +39,7 @@ from aggregator.aggregation import apply_to, fedavg
 from aggregator.scoring import exact_shapley, fedavg_subset_utility
 from benchmarks.common import Section, Table, protocol_text
 from benchmarks.kit import digits_task, local_update, round_seed, shares
+from benchmarks.reference_arm import reference_update, root_set, validation_halves
 from trainers.attacks import AttackPlan
 from trainers.data import Dataset
 from trainers.models import build_model, load_state
@@ -49,8 +50,6 @@ from zk.protocol.sketch import SketchParams, sketch_update
 
 COMMAND = "python scripts/bench_reference_study.py"
 N = 10
-ROOT_PER_CLASS = 10
-ROOT_SEED = 999_983
 ATTACKS = ("sign_flip", "label_flip", "free_rider", "gaussian_noise", "scaling", "mimic", "ipm")
 OMNISCIENT = ("mimic", "ipm")
 MIXED = [("clean", None, 1.0)] * 4 + [
@@ -121,16 +120,10 @@ class Context:
 
 def make_context(partition: str, seed: int) -> Context:
     task = digits_task(seed)
-    rng = np.random.default_rng(seed + 7)
-    y = task.validation.y
-    picks = [rng.permutation(np.flatnonzero(y == c)) for c in range(task.spec.model.num_classes)]
-    root = task.validation.subset(np.sort(np.concatenate([p[:ROOT_PER_CLASS] for p in picks])))
-    half = np.sort(np.concatenate([p[: len(p) // 2] for p in picks]))
-    other = np.setdiff1d(np.arange(len(y)), half)
     model = build_model(task.spec.model, dtype=task.spec.training.dtype, init=False)
     for p in model.parameters():
         p.requires_grad_(False)  # evaluation only: no autograd graph
-    return Context(task, shares(task, N, partition), root, (task.validation.subset(half), task.validation.subset(other)),
+    return Context(task, shares(task, N, partition), root_set(task, seed), validation_halves(task, seed),
                    model)
 
 
@@ -246,7 +239,7 @@ def run_scenario(ctx: Context, sc: Scenario, *, arm: str, rounds: int, seed: int
     rules = ("median",) if arm == "median" else RULES
     for r in range(rounds):
         subs = _submissions(ctx, sc, data, state, r, seed)
-        ref_update = local_update(ctx.task, state, ctx.root, AttackPlan(), trainer_seed=ROOT_SEED, round_=r)[0]
+        ref_update = reference_update(ctx.task, state, ctx.root, r)
         sketch_seed = round_seed("reference-study", sc.name, sc.partition, r)
         sk = [list(sketch_update(u, sketch_seed, params)) for u, _ in subs]
         ref_sk = list(sketch_update(ref_update, sketch_seed, params))

@@ -122,6 +122,7 @@ interface IMarketplace {
         uint256 contested; // bit i: slot i contested its rejection
         bytes32 referenceDigest; // digest of the round's reference update, fixed before any submission
         uint256 referenceCommitment; // commitment to the reference's sketch under the round's seed
+        uint256 order; // bits 6i .. 6i+5: slot i's rank among the round's submissions (slots < 42)
     }
 
     /// @notice A trainer's standing in a task as {getTrainer} returns it.

@@ -11,8 +11,10 @@ pragma solidity ^0.8.24;
  * commitments the trainers stored on chain (0 for a trainer slot without one), in join order;
  * `seed` is the round's sketch seed fixed by {IMarketplace-closeSubmissions};
  * `referenceCommitment` is the commitment to the round's reference sketch (the root of trust,
- * {IMarketplace-commitReferenceSketch}), 0 for a verifier that does not use one. The aggregator
- * supplies only the values it claims and the proof.
+ * {IMarketplace-commitReferenceSketch}), 0 for a verifier that does not use one; `order` is the
+ * round's submission order, 6 bits per slot (bits 6i .. 6i+5: slot i's rank among the round's
+ * submissions, 0 = first; slots 0 .. ORDER_SLOTS-1 only), so a rule can tell which of two near-
+ * identical updates came first. The aggregator supplies only the values it claims and the proof.
  *
  * Bit `i` of `flags` and `rejections` is trainer slot `i` (join order). Every value passed in is
  * an element of the BN254 scalar field (the Marketplace checks this before calling).
@@ -36,6 +38,7 @@ interface IRoundVerifier {
         uint256[] calldata commitments,
         uint256 seed,
         uint256 referenceCommitment,
+        uint256 order,
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,

@@ -49,6 +49,10 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
     uint256 public constant MAX_TRAINERS = 64;
     /// @notice At most this many rounds per task.
     uint256 public constant MAX_ROUNDS = 1000;
+    /// @notice Bits of one slot's submission rank in a round's `order` (ranks < MAX_TRAINERS = 2^6).
+    uint256 public constant ORDER_BITS = 6;
+    /// @notice Slots whose rank `order` records: 42 * 6 = 252 bits, one BN254 field element.
+    uint256 public constant ORDER_SLOTS = 42;
     /// @notice Longest CID accepted, in bytes.
     uint256 public constant MAX_CID_LENGTH = 128;
     /// @notice Largest score of one trainer in one round (keeps point sums far from overflow).
@@ -243,6 +247,9 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         digests[updateDigest] = msg.sender;
         sub.updateCid = updateCid;
         sub.updateDigest = updateDigest;
+        uint256 rank = r.submissions;
+        uint256 slot = _trainers[taskId][msg.sender].slot;
+        if (rank != 0 && slot < ORDER_SLOTS) r.order |= rank << (ORDER_BITS * slot);
         r.submissions += 1;
         emit UpdateSubmitted(taskId, round, msg.sender, updateCid, updateDigest);
     }
@@ -560,7 +567,8 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
             withheld: r.withheld,
             contested: r.contested,
             referenceDigest: r.referenceDigest,
-            referenceCommitment: r.referenceCommitment
+            referenceCommitment: r.referenceCommitment,
+            order: r.order
         });
     }
 
@@ -681,7 +689,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         bytes calldata proof
     ) private view {
         try IRoundVerifier(verifier).verifyRound(
-            commitments, r.seed, r.referenceCommitment, flags, rejections, scores, aggregateCommitment, proof
+            commitments, r.seed, r.referenceCommitment, r.order, flags, rejections, scores, aggregateCommitment, proof
         ) returns (bool ok) {
             if (!ok) revert MarketplaceProofRejected(taskId, round);
         } catch {

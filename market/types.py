@@ -145,6 +145,13 @@ class RoundInfo:
     """Digest of the round's reference update (zero bytes when none), fixed before any submission."""
     reference_commitment: int = 0
     """Commitment to the reference's sketch under the round's seed (0 before it is committed)."""
+    order: int = 0
+    """Bits 6i .. 6i+5: slot i's rank among the round's submissions (0 = first; slots < 42)."""
+
+    def ranks(self, n: int) -> list[int]:
+        """Slot i's rank among the round's submissions, for the first ``n`` slots (0 for a slot
+        that did not submit, or beyond the 42 the order records)."""
+        return [(self.order >> (6 * i)) & 63 if i < 42 else 0 for i in range(n)]
 
     @classmethod
     def from_abi(cls, raw: tuple) -> "RoundInfo":

@@ -17,17 +17,23 @@ from zk.protocol.rule import tau_fraction
 @click.command("deploy")
 @click.option("--zk/--no-zk", default=True, show_default=True,
               help="Also deploy the round verifier (Groth16, development key), the default verifier of new tasks.")
+@click.option("--rule", type=click.Choice(["median", "reference", "both"]), default="median", show_default=True,
+              help="Which rule's verifier: the median rule's (RoundVerifier, for specs without a root set) or the "
+                   "root-of-trust rule's (ReferenceRoundVerifier, for `task post --root-set`; its first key setup "
+                   "takes a few minutes).")
 @from_option(default="dev:0", show_default=True)
 @password_file_option()
 @pass_ctx
-def deploy(ctx: CliContext, zk: bool, sender: str, password_file: Path | None) -> None:
+def deploy(ctx: CliContext, zk: bool, rule: str, sender: str, password_file: Path | None) -> None:
     """Deploy the Marketplace (and the round verifier) and record the addresses for this chain."""
     deployer = ctx.signer(sender, password_file)
     market = Marketplace.deploy(ctx.chain, deployer)
     block = ctx.chain.block_number()
     ctx.deployments.record(ctx.chain.chain_id, "Marketplace", market.address, block=block, deployer=deployer.address)
     console.print(f"Marketplace deployed at [bold]{market.address}[/] on {ctx.chain.describe()}")
-    if zk:
+    if zk and rule in ("reference", "both"):
+        _deploy_reference(ctx, deployer, block)
+    if zk and rule in ("median", "both"):
         from zk.deploy import deploy_round_verifier  # groth16py only when asked
 
         with console.status("loading (or making, once) the round circuit's DEVELOPMENT key…"):
@@ -38,3 +44,19 @@ def deploy(ctx: CliContext, zk: bool, sender: str, password_file: Path | None) -
         console.print(f"RoundVerifier ({DEFAULT_SLOTS} trainers, k={DEFAULT_SKETCH_K}, tau {DEFAULT_TAU:g}, DEVELOPMENT key) "
                       f"deployed at [bold]{verifier}[/]")
     console.print(f"recorded in {ctx.deployments.path}")
+
+
+def _deploy_reference(ctx: CliContext, deployer, block: int) -> None:
+    """The root-of-trust rule's verifier at the default shape and parameters."""
+    from zk.deploy import deploy_reference_verifier  # groth16py only when asked
+    from zk.protocol.reference_rule import ReferenceRuleParams
+    from zk.reference_circuit import ReferenceShape
+
+    params = ReferenceRuleParams()
+    shape = ReferenceShape(DEFAULT_SLOTS, DEFAULT_SKETCH_K, params.h_num, params.h_den)
+    with console.status(f"loading (or making, once) the DEVELOPMENT key of ReferenceRound {shape.name}…"):
+        deployment = deploy_reference_verifier(ctx.chain, deployer, shape=shape, params=params)
+    ctx.deployments.record(ctx.chain.chain_id, "ReferenceRoundVerifier", deployment.address, block=block,
+                           deployer=deployer.address)
+    console.print(f"ReferenceRoundVerifier ({shape.n} trainers, k={shape.k}, h={params.h}, DEVELOPMENT key) "
+                  f"deployed at [bold]{deployment.address}[/]")

@@ -12,7 +12,8 @@ The same audit as :func:`zk.onchain.check_published_proof`, for a task whose ver
    transcript's, the local development key cache of that
    :class:`~zk.reference_circuit.ReferenceShape`; none is committed);
 3. builds the public inputs from chain data (the stored commitments, the round's stored
-   reference commitment, the posted flags, rejections, scores and aggregate commitment) with
+   reference commitment, the round's submission order, the posted flags, rejections, scores and
+   aggregate commitment) with
    :func:`zk.reference_circuit.reference_public_inputs`, and checks the proof with
    :mod:`zk.verify_py` (py_ecc).
 
@@ -105,12 +106,13 @@ def read_reference_verifier(web3: Web3, address: str) -> OnChainReferenceVerifie
 
 def check_reference_proof(web3: Web3, address: str, *, proof: bytes, commitments: Sequence[int],
                           reference_commitment: int, flags: int, rejections: int, scores: Sequence[int],
-                          aggregate_commitment: int, transcript_key: dict | None = None,
+                          aggregate_commitment: int, order: int = 0, transcript_key: dict | None = None,
                           keys: Iterable[dict | str | Path] = (), cache: Path | str | None = None) -> ProofCheck:
     """Verify ``proof`` with py_ecc for these chain values against the key behind the
     ``ReferenceRoundVerifier`` at ``address`` (see the module). ``keys``: key documents the
     auditor names; ``transcript_key``: the one the round's transcript names; ``cache``: the key
-    cache root (local development keys, compiled verifiers)."""
+    cache root (local development keys, compiled verifiers); ``order``: the round's packed
+    submission order as the chain records it (``RoundInfo.order``)."""
     try:
         verifier = read_reference_verifier(web3, address)
     except NotARoundVerifierError as exc:
@@ -126,8 +128,8 @@ def check_reference_proof(web3: Web3, address: str, *, proof: bytes, commitments
         return ProofCheck(False, "the round has no reference commitment on chain", source)
     try:
         inputs = reference_public_inputs(shape, commitments=list(commitments),
-                                         reference_commitment=int(reference_commitment), flags=int(flags),
-                                         rejections=int(rejections), params=verifier.params,
+                                         reference_commitment=int(reference_commitment), order=int(order),
+                                         flags=int(flags), rejections=int(rejections), params=verifier.params,
                                          scores=[int(s) for s in scores],
                                          aggregate_commitment=int(aggregate_commitment))
     except ZkError as exc:
@@ -144,7 +146,7 @@ def check_published_reference_proof(market: Any, task_id: int, round_: int, *, t
                                     cache: Path | str | None = None) -> ProofCheck:
     """:func:`check_reference_proof` for round ``round_`` of task ``task_id``, every value read
     from the Marketplace: the proof from the publishRound calldata, the scores from its
-    RoundPublished event, the rest from ``getRound`` and ``getCommitments``."""
+    RoundPublished event, the rest (the submission order too) from ``getRound`` and ``getCommitments``."""
     task = market.get_task(task_id)
     try:
         event, proof = published_round(market, task_id, round_)
@@ -155,4 +157,4 @@ def check_published_reference_proof(market: Any, task_id: int, round_: int, *, t
         market.web3, task.config.verifier, proof=proof, commitments=market.get_commitments(task_id, round_),
         reference_commitment=info.reference_commitment, flags=info.flags, rejections=info.rejections,
         scores=[int(s) for s in event["args"]["scores"]], aggregate_commitment=info.aggregate_commitment,
-        transcript_key=transcript_key, keys=keys, cache=cache)
+        order=info.order, transcript_key=transcript_key, keys=keys, cache=cache)

@@ -18,8 +18,8 @@ check the rest. Failures are typed: :class:`~zk.exceptions.TooManySlotsError`,
 :func:`make_reference_prover` is the same for the root-of-trust circuit
 ``ReferenceRound(N, K, H_NUM, H_DEN)`` (:mod:`zk.reference_circuit`): the witness is the
 reference rule's :class:`~zk.protocol.reference_rule.ReferenceRoundResult` (``outcome.reference_result``),
-the slots' sketches and the round's reference sketch and salt (``outcome.reference_sketch``,
-``outcome.reference_salt``).
+the slots' sketches, the round's reference sketch and salt (``outcome.reference_sketch``,
+``outcome.reference_salt``) and the chain's submission order (``outcome.order``: rank per slot).
 """
 
 from __future__ import annotations
@@ -162,13 +162,15 @@ def prove_reference_round(
     salts: Sequence[int | None],
     reference: Sequence[int],
     reference_salt: int,
+    order: Sequence[int] | None = None,
     check: bool = True,
 ) -> RoundProof:
     """Prove that ``result`` (the reference rule's values) follows from the sketches opening
-    ``commitments`` and the reference sketch ``reference`` with its salt."""
+    ``commitments``, the reference sketch ``reference`` with its salt and the submission order
+    ``order`` (rank per slot; None: the order ``result`` was computed with)."""
     inputs, public = reference_witness_input(keys.shape, result, commitments=commitments, rejections=rejections,
                                              sketches=sketches, salts=salts, reference=reference,
-                                             reference_salt=reference_salt)
+                                             reference_salt=reference_salt, order=order)
     return prove_witness(keys, inputs, public, check=check)
 
 
@@ -205,17 +207,20 @@ class ReferenceProver(RoundProver):
     @traced("prover.prove_reference_round")
     def __call__(self, task_id: int, round_: int, outcome: Any, stored_commitments: Sequence[int], seed: int,
                  intakes: Sequence[Any | None]) -> bytes:
-        """Prove one round: ``outcome`` carries ``reference_result``, ``reference_sketch`` and
-        ``reference_salt`` besides the published values; ``seed`` is not part of the statement."""
+        """Prove one round: ``outcome`` carries ``reference_result``, ``reference_sketch``,
+        ``reference_salt`` and ``order`` (the chain's rank per slot; None: slot order) besides the
+        published values; ``seed`` is not part of the statement."""
         result = _reference_result(outcome)
         n = len(stored_commitments)
         if len(intakes) != n:
             raise WitnessInputError(f"{n} stored commitments but {len(intakes)} intake results")
+        ranks = getattr(outcome, "order", None)
         proof = prove_reference_round(
             self.keys, result, commitments=stored_commitments, rejections=[bool(r) for r in outcome.rejections],
             sketches=[it.sketch if it is not None else None for it in intakes],
             salts=[it.salt if it is not None else None for it in intakes],
-            reference=list(outcome.reference_sketch), reference_salt=int(outcome.reference_salt))
+            reference=list(outcome.reference_sketch), reference_salt=int(outcome.reference_salt),
+            order=None if ranks is None else [int(v) for v in ranks])
         self.last = proof
         self.log(f"task {task_id} round {round_}: proved in {proof.seconds:.2f} s with the {self.keys.describe()}")
         return proof.proof

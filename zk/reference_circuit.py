@@ -6,10 +6,11 @@ utility's curvature h is fixed when the circuit is generated (``ReferenceShape.h
 ``docs/reference_circuit.md`` has the layout, every range and the constraint counts.
 
 public inputs (in the verifier's order), :func:`reference_public_inputs`
-    ``commitments[0 … N-1]`` (0 = none), ``referenceCommitment``, ``marks`` = flags |
+    ``commitments[0 … N-1]`` (0 = none), ``referenceCommitment``, ``order`` = Σ rank_i << 6i
+    (:func:`pack_order`: slot i's rank among the round's submissions), ``marks`` = flags |
     rejections << N | h_num << 2N | h_den << 2N+32, ``params`` = γ_num | γ_den << 32 | β_num << 64
     | β_den << 96 | δ_num << 128 | δ_den << 160, ``packed[q] = score[2q] + score[2q+1] · 2^126``
-    for q < ⌈N/2⌉ and the aggregate commitment: ``N + ⌈N/2⌉ + 4`` field elements (28 for N = 16).
+    for q < ⌈N/2⌉ and the aggregate commitment: ``N + ⌈N/2⌉ + 5`` field elements (29 for N = 16).
 
 private inputs, :func:`reference_witness_input`
     each active slot's sketch and salt (zeros elsewhere), r and its salt, and the rule's own
@@ -29,19 +30,29 @@ from typing import Any
 from zk.exceptions import CircuitShapeError, TooManySlotsError, WitnessInputError
 from zk.protocol.commitment import aggregate_commitment, sketch_commitment
 from zk.protocol.field import FIELD_MODULUS, to_field
-from zk.protocol.reference_rule import SKETCH_BOUND, ReferenceRoundResult, ReferenceRuleParams, score_constants
+from zk.protocol.reference_rule import (
+    MAX_RANK,
+    SKETCH_BOUND,
+    ReferenceRoundResult,
+    ReferenceRuleParams,
+    score_constants,
+)
 from zk.round_circuit import CIRCUITS_DIR, SCORE_BITS, RoundShape, pack_scores
 
 __all__ = [
     "FIELD_BITS",
     "MAX_K",
+    "MAX_REFERENCE_SLOTS",
+    "ORDER_BITS",
     "PART_BITS",
     "ReferenceShape",
+    "pack_order",
     "pack_params",
     "pack_reference_marks",
     "reference_circuit_sources",
     "reference_public_inputs",
     "reference_witness_input",
+    "unpack_order",
 ]
 
 #: Every fraction part (h, γ, β, δ) is below 2^32.
@@ -50,6 +61,11 @@ PART_BITS = 32
 FIELD_BITS = 251
 #: The largest K: the flag comparisons ``a_i² γ_den² < γ_num² n_i ρ`` need 2(80 + ⌈log2 K⌉) + 64 ≤ 252.
 MAX_K = 1 << 14
+#: Bits of one slot's rank in ``order`` (ranks in [0, 63]).
+ORDER_BITS = 6
+#: The largest N: the order's 6N bits must fit one field element (6 · 42 = 252), as the
+#: Marketplace's ORDER_SLOTS.
+MAX_REFERENCE_SLOTS = 42
 
 _SOURCES = ("reference_round.circom", "round.circom", "commitment.circom")
 
@@ -64,7 +80,7 @@ class ReferenceShape:
     h_den: int = 2
 
     def __post_init__(self) -> None:
-        for name, value, top in (("n", self.n, 64), ("k", self.k, MAX_K)):
+        for name, value, top in (("n", self.n, MAX_REFERENCE_SLOTS), ("k", self.k, MAX_K)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
                 raise CircuitShapeError(f"{name} must be an integer in [1, {top}], got {value!r}")
         try:
@@ -90,8 +106,8 @@ class ReferenceShape:
 
     @property
     def public_count(self) -> int:
-        """n commitments, the reference commitment, marks, params, ⌈n/2⌉ packed scores, aggregate."""
-        return self.n + 3 + self.packed_scores + 1
+        """n commitments, the reference commitment, order, marks, params, ⌈n/2⌉ packed scores, aggregate."""
+        return self.n + 4 + self.packed_scores + 1
 
     @cached_property
     def constants(self) -> tuple[tuple[int, ...], ...]:
@@ -124,7 +140,7 @@ class ReferenceShape:
             f"    var table[{self.n + 1}][7] = [\n        {rows}\n    ];\n"
             "    return table[c][t];\n"
             "}\n\n"
-            "component main {public [commitments, referenceCommitment, marks, params, packedScores, "
+            "component main {public [commitments, referenceCommitment, order, marks, params, packedScores, "
             f"aggregateCommitment]}} = ReferenceRound({self.n}, {self.k}, {self.h_num}, {self.h_den});\n"
         )
 
@@ -155,6 +171,27 @@ def pack_reference_marks(shape: ReferenceShape, flags: int, rejections: int) -> 
     return flags | rejections << n | shape.h_num << 2 * n | shape.h_den << (2 * n + PART_BITS)
 
 
+def pack_order(ranks: Sequence[int]) -> int:
+    """``order`` = Σ_i ranks[i] << 6i: at most 42 slots, each rank in [0, 63] (the Marketplace's
+    packing; a slot without a submission has rank 0)."""
+    ranks = list(ranks)
+    if len(ranks) > MAX_REFERENCE_SLOTS:
+        raise TooManySlotsError(f"the order holds at most {MAX_REFERENCE_SLOTS} slots, got {len(ranks)}")
+    for i, rank in enumerate(ranks):
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank <= MAX_RANK:
+            raise WitnessInputError(f"slot {i}'s rank must be an integer in [0, {MAX_RANK}], got {rank!r}")
+    return sum(rank << (ORDER_BITS * i) for i, rank in enumerate(ranks))
+
+
+def unpack_order(word: int, n: int) -> list[int]:
+    """The first ``n`` ranks of a packed ``order`` (the inverse of :func:`pack_order`)."""
+    if not 0 <= n <= MAX_REFERENCE_SLOTS:
+        raise TooManySlotsError(f"the order holds at most {MAX_REFERENCE_SLOTS} slots, got {n}")
+    if isinstance(word, bool) or not isinstance(word, int) or not 0 <= word < 1 << (ORDER_BITS * MAX_REFERENCE_SLOTS):
+        raise WitnessInputError(f"order must be an integer in [0, 2^{ORDER_BITS * MAX_REFERENCE_SLOTS}), got {word!r}")
+    return [(word >> (ORDER_BITS * i)) & MAX_RANK for i in range(n)]
+
+
 def pack_params(params: ReferenceRuleParams) -> int:
     """``params`` = γ_num | γ_den << 32 | β_num << 64 | β_den << 96 | δ_num << 128 | δ_den << 160."""
     parts = (params.cos_num, params.cos_den, params.norm_num, params.norm_den, params.dup_num, params.dup_den)
@@ -172,22 +209,29 @@ def reference_public_inputs(
     *,
     commitments: Sequence[int],
     reference_commitment: int,
+    order: int = 0,
     flags: int,
     rejections: int,
     params: ReferenceRuleParams,
     scores: Sequence[int],
     aggregate_commitment: int,
 ) -> list[int]:
-    """The public input vector for one round. ``flags``/``rejections`` are bit masks (bit i =
-    slot i); ``commitments`` and ``scores`` have one entry per trainer slot (at most N)."""
+    """The public input vector for one round. ``order`` is the chain's packed submission order
+    (:func:`pack_order`); ``flags``/``rejections`` are bit masks (bit i = slot i); ``commitments``
+    and ``scores`` have one entry per trainer slot (at most N)."""
     if len(commitments) > shape.n:
         raise TooManySlotsError(f"{len(commitments)} slots but the circuit has N = {shape.n}")
     if len(scores) != len(commitments):
         raise WitnessInputError(f"{len(commitments)} commitments but {len(scores)} scores")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise WitnessInputError(f"order must be a non-negative integer, got {order!r}")
+    if order >> (ORDER_BITS * shape.n):
+        raise TooManySlotsError(f"order {order:#x} names ranks beyond the circuit's N = {shape.n} slots")
     padded = [_field(int(c), f"commitment {i}") for i, c in enumerate(commitments)]
     return [
         *padded, *[0] * (shape.n - len(padded)),
         _field(int(reference_commitment), "the reference commitment"),
+        order,
         pack_reference_marks(shape, flags, rejections),
         pack_params(params),
         *pack_scores(shape.round_shape(), scores),
@@ -245,6 +289,20 @@ def _slot_rows(shape: ReferenceShape, result: ReferenceRoundResult, commitments:
     return rows + [[0] * shape.k] * pad, salt_row + [0] * pad
 
 
+def _ranks(result: ReferenceRoundResult, order: Sequence[int] | None) -> list[int]:
+    """The ranks to publish: ``order`` (the chain's), which must sort the slots of A as the
+    result's own order did (the duplicate flags depend on it), or the result's order when None."""
+    if order is None:
+        return list(result.order)
+    ranks = list(order)
+    if len(ranks) != result.n:
+        raise WitnessInputError(f"{result.n} slots but {len(ranks)} ranks in the order")
+    live = [i for i in range(result.n) if result.active[i]]
+    if sorted(live, key=lambda i: ranks[i]) != sorted(live, key=lambda i: result.order[i]):
+        raise WitnessInputError("the result was computed for another submission order")
+    return ranks
+
+
 def _divisions(shape: ReferenceShape, result: ReferenceRoundResult) -> tuple[list[int], list[int]]:
     """Per slot of G, ``N_i = D · quotient + remainder`` (0 ≤ remainder < D); zeros elsewhere."""
     quotients, remainders = [], []
@@ -268,13 +326,15 @@ def reference_witness_input(
     salts: Sequence[int | None],
     reference: Sequence[int],
     reference_salt: int,
+    order: Sequence[int] | None = None,
 ) -> tuple[dict[str, Any], list[int]]:
     """The circuit's input (public and private) and the public input vector for one round.
 
     ``result`` is :func:`~zk.protocol.reference_rule.reference_round`'s outcome for these slots
     and this reference; ``commitments`` the stored ones (0 for none); ``rejections`` the
     published rejection marks; ``sketches``/``salts`` per slot (read for the slots in A);
-    ``reference``/``reference_salt`` open the reference commitment. Raises
+    ``reference``/``reference_salt`` open the reference commitment; ``order`` the chain's rank
+    per slot (None: the ranks the result was computed with, ``result.order``). Raises
     :class:`TooManySlotsError` past N and :class:`WitnessInputError` when the pieces do not fit
     together. Whether the values follow the rule is the circuit's to check.
     """
@@ -287,13 +347,15 @@ def reference_witness_input(
     rows, salt_row = _slot_rows(shape, result, commitments, rejections, sketches, salts)
     quotients, remainders = _divisions(shape, result)
     public = reference_public_inputs(
-        shape, commitments=list(commitments), reference_commitment=r_commitment, flags=result.flags_mask,
+        shape, commitments=list(commitments), reference_commitment=r_commitment,
+        order=pack_order(_ranks(result, order)), flags=result.flags_mask,
         rejections=_mask(rejections), params=result.params, scores=list(result.scores),
         aggregate_commitment=aggregate_commitment(result.aggregate))
     N, P = shape.n, shape.packed_scores
     inputs: dict[str, Any] = {
-        "commitments": public[:N], "referenceCommitment": public[N], "marks": public[N + 1],
-        "params": public[N + 2], "packedScores": public[N + 3:N + 3 + P], "aggregateCommitment": public[-1],
+        "commitments": public[:N], "referenceCommitment": public[N], "order": public[N + 1],
+        "marks": public[N + 2], "params": public[N + 3], "packedScores": public[N + 4:N + 4 + P],
+        "aggregateCommitment": public[-1],
         "sketch": rows, "salt": salt_row, "reference": [to_field(v) for v in r], "referenceSalt": int(reference_salt),
         "aggregate": [to_field(int(v)) for v in result.aggregate], "remainder": [int(v) for v in result.remainders],
         "quotient": quotients, "scoreRemainder": remainders,

@@ -32,6 +32,37 @@ def close(ctx: CliContext, task_id: int, round_: int | None, sender: str, passwo
     report(result, f"task {task_id} round {round_} closed; seed {seed:#x}")
 
 
+@cli.command("commit-reference")
+@click.argument("task_id", type=int)
+@round_option()
+@click.option("--digest", default=None, help="0x + 64 hex: SHA-256 of the round's reference update (before any "
+              "submission of the round).")
+@click.option("--commitment", default=None, help="Poseidon commitment to the reference's sketch under the round's "
+              "seed (after close).")
+@from_option()
+@password_file_option()
+@pass_ctx
+def commit_reference(ctx: CliContext, task_id: int, round_: int | None, digest: str | None, commitment: str | None,
+                     sender: str, password_file: Path | None) -> None:
+    """Fix the round's reference (root-of-trust rule): its digest, or its sketch commitment (aggregator only)."""
+    from market.cli.options import parse_hex32
+
+    if (digest is None) == (commitment is None):
+        raise MarketValueError("give --digest (before submissions) or --commitment (after close), one of them")
+    market, signer = ctx.marketplace, ctx.signer(sender, password_file)
+    round_ = market.get_task(task_id).current_round if round_ is None else round_
+    if digest is not None:
+        result = market.commit_reference(signer, task_id, round_, parse_hex32(digest, "--digest needs 64 hex digits"))
+        report(result, f"task {task_id} round {round_}: reference digest fixed")
+        return
+    try:
+        value = int(commitment, 0)
+    except ValueError:
+        raise MarketValueError(f"--commitment must be an integer, got {commitment!r}") from None
+    result = market.commit_reference_sketch(signer, task_id, round_, value)
+    report(result, f"task {task_id} round {round_}: reference sketch committed")
+
+
 def _marks(text: str | None, n: int, name: str) -> list[bool]:
     values = parse_int_list(text, name) or [0] * n
     if len(values) != n or any(v not in (0, 1) for v in values):
@@ -109,7 +140,7 @@ def keygen(out: Path, password_file: Path | None) -> None:
 def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, poll: float, state_dir: Path | None,
         memory_mib: int, sender: str, password_file: Path | None) -> None:
     """Run the aggregator service for a task until it is finalized (resumes after a restart)."""
-    from aggregator.evaluation import make_evaluator
+    from aggregator.evaluation import make_evaluator, make_reference_trainer
     from aggregator.service import AggregatorNode
     from market.encryption import load_private_key
     from market.keystore import read_password
@@ -123,18 +154,32 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     factory = None
     if validation is not None:
         factory = lambda spec: make_evaluator(spec, load_dataset(validation, spec.data))  # noqa: E731
-    prover = None
-    if not ctx.marketplace.get_task(task_id).trusted_aggregator:
-        from market.task_spec import TaskSpec
-        from zk.prover import make_round_prover
-
-        storage = open_storage(ctx.config)
-        spec = TaskSpec.from_json(storage.get(ctx.marketplace.get_task(task_id).config.spec_cid))
-        prover = make_round_prover(n=16, k=spec.scoring.sketch_k, log=lambda m: console.print(m))
+    prover = _prover(ctx, task_id, open_storage(ctx.config))
     node = AggregatorNode(
         market=ctx.marketplace, storage=open_storage(ctx.config), account=account, encryption_key=key,
         task_id=task_id, state_dir=state_dir or ctx.config.home / "aggregator", evaluate_factory=factory,
         prover=prover, log=lambda m: console.print(m), memory_budget=memory_mib << 20, initial_state=initial_state,
+        reference_factory=make_reference_trainer,
     )
     outcome = node.run(poll_seconds=poll)
     console.print(f"task {task_id}: {outcome}")
+
+
+def _prover(ctx: CliContext, task_id: int, storage):
+    """The prover of the task's circuit: the reference rule's at the on-chain adapter's shape, or
+    the median rule's; None for a trusted-aggregator task."""
+    task = ctx.marketplace.get_task(task_id)
+    if task.trusted_aggregator:
+        return None
+    from market.task_spec import TaskSpec
+
+    log = lambda m: console.print(m)  # noqa: E731
+    if task.uses_reference:
+        from zk.onchain_reference import read_reference_verifier
+        from zk.prover import make_reference_prover
+
+        return make_reference_prover(shape=read_reference_verifier(ctx.chain.web3, task.config.verifier).shape, log=log)
+    from zk.prover import make_round_prover
+
+    spec = TaskSpec.from_json(storage.get(task.config.spec_cid))
+    return make_round_prover(n=16, k=spec.scoring.sketch_k, log=log)

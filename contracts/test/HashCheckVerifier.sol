@@ -11,6 +11,7 @@ import {IRoundVerifier} from "../IRoundVerifier.sol";
  * exactly one byte 0xff makes it revert. Real tasks use the generated Groth16 verifier.
  * With a nonzero `referenceCommitment` it is hashed after the seed:
  * keccak256(abi.encode(commitments, seed, referenceCommitment, flags, rejections, scores, aggregate)).
+ * The submission `order` is accepted and ignored (never hashed).
  */
 contract HashCheckVerifier is IRoundVerifier {
     /// @inheritdoc IRoundVerifier
@@ -23,6 +24,7 @@ contract HashCheckVerifier is IRoundVerifier {
         uint256[] calldata commitments,
         uint256 seed,
         uint256 referenceCommitment,
+        uint256, /* order: not hashed */
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,

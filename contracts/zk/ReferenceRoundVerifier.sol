@@ -14,21 +14,24 @@ import {IRoundVerifier} from "../IRoundVerifier.sol";
  *
  *   commitments[0 .. N-1]      the stored sketch commitments, 0 past the task's trainers
  *   referenceCommitment        the commitment to the round's reference sketch r (never 0)
+ *   order                      the round's submission order: bits 6i .. 6i+5 slot i's rank (0 = first)
  *   marks                      flags | rejections << N | hNumerator << 2N | hDenominator << 2N+32
  *   params                     γ_num | γ_den << 32 | β_num << 64 | β_den << 96 | δ_num << 128 | δ_den << 160
  *   packed[0 .. ceil(N/2)-1]   scores[2q] | scores[2q+1] << 126
  *   aggregateCommitment
  *
- * so N + ceil(N/2) + 4 inputs (28 for N = 16). The utility's curvature h = hNumerator /
+ * so N + ceil(N/2) + 5 inputs (29 for N = 16). The utility's curvature h = hNumerator /
  * hDenominator is a constant of the circuit (its score constants depend on it): it must be the
  * circuit's, or no proof verifies. The flag thresholds γ (cosine), β (norm) and δ (duplicate)
  * are public inputs fixed per adapter (constructor `params`), so one key and one Groth16
- * verifier serve every γ, β, δ. The seed is not an input (see {RoundVerifier}).
+ * verifier serve every γ, β, δ. The seed is not an input (see {RoundVerifier}). The order is: the
+ * rule flags only the later-submitted member of a near-duplicate pair, so an aggregator cannot frame
+ * an honest trainer with a copy of its update (docs/reference_circuit.md).
  *
  * A task with n <= N trainers is padded with absent slots (commitment 0, no marks, score 0),
  * which the rule ignores. `verifyRound` never reverts: malformed proofs, more than N slots,
- * scores of 2^126 or more, a reference commitment of 0 and values outside the field all return
- * false. The Groth16 verifier runs under a gas cap (`verifyGas`), so a proof that makes it hit
+ * scores of 2^126 or more, a reference commitment of 0, an order with ranks past slot N - 1 and
+ * values outside the field all return false. The Groth16 verifier runs under a gas cap (`verifyGas`), so a proof that makes it hit
  * `invalid()` (a point off the curve, a G2 point outside the subgroup) costs at most that much.
  */
 contract ReferenceRoundVerifier is IRoundVerifier {
@@ -43,8 +46,11 @@ contract ReferenceRoundVerifier is IRoundVerifier {
     uint256 public constant PARAMS_BITS = 192;
     /// @notice Length of `proof`: a (2 words), b (4 words, Fp2 as (c1, c0)), c (2 words).
     uint256 public constant PROOF_LENGTH = 256;
-    /// @notice The largest N an adapter accepts (the Marketplace's MAX_TRAINERS).
-    uint256 public constant MAX_SLOTS = 64;
+    /// @notice Bits of one slot's rank in `order`.
+    uint256 public constant ORDER_BITS = 6;
+    /// @notice The largest N an adapter accepts: the circuit's 6N order bits fit one field element
+    /// (the Marketplace's ORDER_SLOTS).
+    uint256 public constant MAX_SLOTS = 42;
     /// @notice The largest K the circuit supports (its flag comparisons need 2(80 + log2 K) + 64 <= 252).
     uint256 public constant MAX_SKETCH_LENGTH = 16384;
 
@@ -62,7 +68,7 @@ contract ReferenceRoundVerifier is IRoundVerifier {
     uint256 public immutable params;
     /// @notice Gas forwarded to the Groth16 verifier.
     uint256 public immutable verifyGas;
-    /// @notice N + ceil(N/2) + 4.
+    /// @notice N + ceil(N/2) + 5.
     uint256 public immutable publicInputCount;
     /// @notice Selector of `verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[P])`.
     bytes4 public immutable verifySelector;
@@ -93,7 +99,7 @@ contract ReferenceRoundVerifier is IRoundVerifier {
         hDenominator = hDen;
         params = packedParams;
         verifyGas = gasLimit;
-        uint256 count = n + (n + 1) / 2 + 4;
+        uint256 count = n + (n + 1) / 2 + 5;
         publicInputCount = count;
         verifySelector = bytes4(
             keccak256(
@@ -113,6 +119,7 @@ contract ReferenceRoundVerifier is IRoundVerifier {
         uint256[] calldata commitments,
         uint256, /* seed: not a public input, see the contract's notice */
         uint256 referenceCommitment,
+        uint256 order,
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,
@@ -121,7 +128,7 @@ contract ReferenceRoundVerifier is IRoundVerifier {
     ) external view returns (bool) {
         if (proof.length != PROOF_LENGTH) return false;
         (bool ok, uint256[] memory inputs) =
-            publicInputs(commitments, referenceCommitment, flags, rejections, scores, aggregateCommitment);
+            publicInputs(commitments, referenceCommitment, order, flags, rejections, scores, aggregateCommitment);
         if (!ok) return false;
         bytes memory call = abi.encodePacked(verifySelector, proof, inputs);
         (bool success, bytes memory ret) = groth16Verifier.staticcall{gas: verifyGas}(call);
@@ -131,12 +138,13 @@ contract ReferenceRoundVerifier is IRoundVerifier {
     /**
      * @notice The circuit's public inputs for these values, as `verifyRound` passes them; `ok`
      * is false (and `inputs` empty) when they cannot be represented: more than N slots, length
-     * mismatch, marks beyond the slots, a score of 2^126 or more, a reference commitment of 0,
-     * a value outside the field.
+     * mismatch, marks beyond the slots, an order with bits at or above 6N, a score of 2^126 or
+     * more, a reference commitment of 0, a value outside the field.
      */
     function publicInputs(
         uint256[] calldata commitments,
         uint256 referenceCommitment,
+        uint256 order,
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,
@@ -146,6 +154,8 @@ contract ReferenceRoundVerifier is IRoundVerifier {
         uint256 used = commitments.length;
         if (used > n || scores.length != used || (flags | rejections) >> used != 0) return (false, inputs);
         if (referenceCommitment == 0 || referenceCommitment >= SNARK_SCALAR_FIELD) return (false, inputs);
+        // 6N <= 252 bits: below the field
+        if (order >> (ORDER_BITS * n) != 0) return (false, inputs);
         if (aggregateCommitment >= SNARK_SCALAR_FIELD) return (false, inputs);
         inputs = new uint256[](publicInputCount);
         for (uint256 i = 0; i < used; ++i) {
@@ -154,14 +164,15 @@ contract ReferenceRoundVerifier is IRoundVerifier {
             inputs[i] = c;
         }
         inputs[n] = referenceCommitment;
-        // at most 2 * 64 + 64 = 192 bits: below the field
-        inputs[n + 1] = flags | (rejections << n) | (hNumerator << (2 * n)) | (hDenominator << (2 * n + PART_BITS));
-        inputs[n + 2] = params;
+        inputs[n + 1] = order;
+        // at most 2 * 42 + 64 = 148 bits: below the field
+        inputs[n + 2] = flags | (rejections << n) | (hNumerator << (2 * n)) | (hDenominator << (2 * n + PART_BITS));
+        inputs[n + 3] = params;
         for (uint256 i = 0; i < used; ++i) {
             uint256 s = scores[i];
             if (s >> SCORE_BITS != 0) return (false, new uint256[](0));
-            // slots 2q and 2q+1 share input n + 3 + q; slot 2q+1 sits in the upper half
-            inputs[n + 3 + i / 2] |= s << ((i % 2) * SCORE_BITS);
+            // slots 2q and 2q+1 share input n + 4 + q; slot 2q+1 sits in the upper half
+            inputs[n + 4 + i / 2] |= s << ((i % 2) * SCORE_BITS);
         }
         inputs[publicInputCount - 1] = aggregateCommitment;
         return (true, inputs);

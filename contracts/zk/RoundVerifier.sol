@@ -92,6 +92,7 @@ contract RoundVerifier is IRoundVerifier {
         uint256[] calldata commitments,
         uint256, /* seed: not a public input, see the contract's notice */
         uint256, /* referenceCommitment: the median rule has none */
+        uint256, /* order: the median rule does not read the submission order */
         uint256 flags,
         uint256 rejections,
         uint256[] calldata scores,

@@ -13,8 +13,8 @@ from aggregator.service import AggregatorNode
 from market.chain import EmbeddedChain
 from market.encryption import generate_private_key, public_key_bytes
 from market.marketplace import Marketplace
-from market.storage import EmbeddedStorage
 from market.root_set import RootSet, seal_root_set
+from market.storage import EmbeddedStorage
 from market.task_spec import ReferenceSection, ScoringSection, TaskSpec
 from market.types import TaskConfig
 from trainers.attacks import AttackPlan

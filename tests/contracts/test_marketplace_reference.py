@@ -125,3 +125,12 @@ def test_an_empty_round_may_get_its_reference_late(started, market, reverts) -> 
     market.commit_reference_sketch(flow.aggregator, flow.task_id, 0, SKETCH)
     result = flow.publish(0, scores=[0, 0], rejections=[])
     assert result.event("RoundSettled")["refunded"] > 0  # nobody submitted: the budget goes back
+
+
+def test_the_round_records_the_submission_order(drive, reference_verifier, market) -> None:
+    flow = drive("started", trainers=4, rounds=1, verifier=reference_verifier)
+    market.commit_reference(flow.aggregator, flow.task_id, 0, REFERENCE)
+    flow.submit(0, [flow.trainers[2], flow.trainers[0], flow.trainers[3]])  # slot 1 never submits
+    info = flow.round(0)
+    assert info.ranks(4) == [1, 0, 0, 2]
+    assert info.order == 1 << 0 | 0 << 6 | 0 << 12 | 2 << 18

@@ -27,16 +27,45 @@ def _aggregator_key(text: str | None) -> bytes:
 
 
 def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: float, batch_size: int,
-                     detector: str, tau: float) -> str:
-    """Build the digits task spec from flags, store its initial model and the spec; return the CID."""
+                     detector: str, tau: float, root_set: Path | None = None, aggregator_key: str | None = None) -> str:
+    """Build the digits task spec from flags, store its initial model and the spec; return the CID.
+    With ``root_set`` the spec pays by the root-of-trust rule: the set (checked for class balance)
+    is sealed to the aggregator's key and stored, and the spec commits to it."""
     from market.storage import open_storage
     from trainers.task_builder import digits_task_spec, store_task_spec  # torch only when a spec is built here
 
     spec = digits_task_spec(arch=model, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
                             detector=detector, tau=tau)
+    if root_set is not None:
+        spec = _with_root_set(ctx, spec, root_set, aggregator_key)
     spec, cid = store_task_spec(open_storage(ctx.config), spec)
     console.print(f"task spec {spec.name} stored: {cid} (initial model {spec.model.initial_model_cid})")
     return cid
+
+
+def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: str | None):
+    """``spec`` paying by the reference rule over the root set in ``path`` (an .npz of X and y)."""
+    import numpy as np
+
+    from market.root_set import RootSet, RootSetError, seal_root_set
+    from market.storage import open_storage
+    from market.task_spec import ReferenceSection, ScoringSection
+
+    if not aggregator_key:
+        raise MarketValueError("--root-set needs --aggregator-key: the root set is sealed to the aggregator")
+    with np.load(path, allow_pickle=False) as archive:
+        if "y" not in archive.files:
+            raise RootSetError(f"{path} holds no labels y")
+        counts = np.bincount(archive["y"].astype(np.int64), minlength=spec.model.num_classes)
+    root = RootSet.from_bytes(path.read_bytes(), input_shape=spec.data.input_shape,
+                              num_classes=spec.model.num_classes, per_class=int(counts.max()))
+    envelope, key, digest = seal_root_set(root, _aggregator_key(aggregator_key))
+    cid = open_storage(ctx.config).put(envelope)
+    console.print(f"root set sealed to the aggregator and stored: {cid} (sha256 {digest}; keep {path} to reveal it "
+                  f"after finalize, so `market audit --root-set` recomputes every reference)")
+    section = ReferenceSection(root_set_cid=cid, root_set_digest=digest, per_class=int(counts.max()))
+    return spec.model_copy(update={"scoring": ScoringSection(**{**spec.scoring.model_dump(), "detector": "reference",
+                                                                "reference": section})})
 
 
 @click.command("post")
@@ -52,6 +81,9 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
               show_default=True, help="Outlier detector of the scoring policy.")
 @click.option("--tau", type=float, default=DEFAULT_TAU, show_default=True,
               help="Threshold of the provable rule (spec built from flags; a verifier's tau must match).")
+@click.option("--root-set", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Spec built from flags: pay by the root-of-trust rule anchored on this class-balanced root set "
+                   "(.npz with X and y, the same number of samples of every class), sealed to --aggregator-key.")
 @click.option("--aggregator", required=True, help="Address of the aggregator (wallet name or 0x address).")
 @click.option("--aggregator-key", default=None, help="Aggregator's X25519 public key, hex (trainers encrypt to it).")
 @click.option("--reward", type=AMOUNT, required=True, help="Reward to escrow, e.g. 1ether.")
@@ -76,7 +108,8 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
 @from_option()
 @password_file_option()
 @pass_ctx
-def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, batch_size, detector, tau, aggregator,
+def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, batch_size, detector, tau, root_set,
+         aggregator,
          aggregator_key, reward, stake, rounds, min_trainers, max_trainers, join_window, submission_window,
          sketch_window, publish_grace, strikes_to_slash, contest_window, verifier, sender, password_file) -> None:
     """Post a task and escrow its reward (spec from --spec FILE, --spec-cid, or built from flags)."""
@@ -85,13 +118,21 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
 
     if spec_cid and spec_file:
         raise MarketValueError("give --spec-cid CID or --spec FILE, not both")
+    if root_set is not None and (spec_cid or spec_file):
+        raise MarketValueError("--root-set builds the spec from flags: not with --spec or --spec-cid")
     spec = None
     if spec_file is not None:
         spec = TaskSpec.from_json(spec_file.read_bytes())  # a clear error naming the bad field
         spec_cid = open_storage(ctx.config).put(spec_file.read_bytes())
         console.print(f"task spec stored: {spec_cid}")
     elif not spec_cid:
-        spec_cid = _spec_from_flags(ctx, model, epochs, learning_rate, batch_size, detector, tau)
+        spec_cid = _spec_from_flags(ctx, model, epochs, learning_rate, batch_size, detector, tau, root_set,
+                                    aggregator_key)
+    if verifier.lower() == "auto" and root_set is not None:
+        try:
+            verifier = ctx.deployments.address(ctx.chain.chain_id, "ReferenceRoundVerifier")
+        except MarketError:
+            verifier = "none"
     owner = ctx.signer(sender, password_file)
     agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
     if verifier.lower() == "auto":

@@ -3,12 +3,14 @@ pragma circom 2.1.0;
 // The root-of-trust round circuit: exactly zk/protocol/reference_rule.py's reference_round
 // (its module docstring is the rule), checked over the trainers' committed sketches and the
 // committed reference sketch r. docs/reference_circuit.md has the public-input layout, every
-// range and the constraint counts. ReferenceRound(N, K, H_NUM, H_DEN): N slots, sketches of K
-// values, the utility's curvature h = H_NUM / H_DEN fixed when the circuit is generated.
+// range and the constraint counts. ReferenceRound(N, K, H_NUM, H_DEN): N slots (N <= 42: the
+// order's 6N bits fit one field element), sketches of K values, the utility's curvature
+// h = H_NUM / H_DEN fixed when the circuit is generated.
 //
 // Public inputs, in this order (the order the Groth16 verifier takes them):
 //   commitments[N]        each slot's stored sketch commitment; 0 = the slot has none
 //   referenceCommitment   SketchCommitment(K) of r with its salt
+//   order                 bits 6i .. 6i+5: slot i's rank among the round's submissions (0 = first)
 //   marks                 bit i: slot i flagged; bit N + i: slot i rejected;
 //                         bits 2N .. 2N+31: h_num; bits 2N+32 .. 2N+63: h_den (= H_NUM, H_DEN)
 //   params                γ_num | γ_den << 32 | β_num << 64 | β_den << 96 | δ_num << 128 | δ_den << 160
@@ -108,11 +110,29 @@ template ReferenceParams(N, H_NUM, H_DEN) {
     }
 }
 
+// The N 6-bit ranks of `order` (slot i's rank among the round's submissions, bits 6i .. 6i+5).
+template OrderRanks(N) {
+    signal input order;
+    signal output rank[N];
+    component bits = Num2Bits(6 * N);
+    bits.in <== order;
+    for (var i = 0; i < N; i++) {
+        var v = 0;
+        for (var b = 0; b < 6; b++) {
+            v += bits.out[6 * i + b] * (1 << b);
+        }
+        rank[i] <== v;
+    }
+}
+
 // Per slot: flagged by MISALIGNED, OVERSIZED or DUPLICATE (any of them; the rule keeps the
 // first as the reason, the circuit only needs the bit). Inputs are the slot values already
-// computed: a_i, n_i, ρ, the Gram matrix off the diagonal and the parameters.
+// computed: a_i, n_i, ρ, the Gram matrix off the diagonal, the parameters and the ranks. A
+// duplicate pair (i, j) flags only its later-ranked member (j on equal ranks, which the chain
+// never gives two submissions).
 template ReferenceFlags(N, AB) {
     signal input active[N];
+    signal input rank[N];         // 6-bit, from OrderRanks
     signal input align[N];
     signal input norm[N];
     signal input gram[N][N];      // only i < j is read
@@ -147,13 +167,16 @@ template ReferenceFlags(N, AB) {
         big[i].rhs <== norm[i];
         big[i].rm <== square[3];
     }
-    // DUPLICATE pairs: G_ij > 0 and G_ij² δ_den² ≥ δ_num² n_i n_j (zero rows are never positive)
+    // DUPLICATE pairs: G_ij > 0 and G_ij² δ_den² ≥ δ_num² n_i n_j (zero rows are never positive),
+    // counted for the later member only: i when rank_j < rank_i, else j
     component gPos[N][N];
     component gLow[N][N];
+    component jFirst[N][N];
     signal gSq[N][N];
     signal nn[N][N];
     signal pairOn[N][N];
     signal pair[N][N];
+    signal toI[N][N];
     var dups[N];
     for (var i = 0; i < N; i++) {
         dups[i] = 0;
@@ -171,8 +194,12 @@ template ReferenceFlags(N, AB) {
             gLow[i][j].rm <== square[4];
             pairOn[i][j] <== gPos[i][j].out * dupOn.out;
             pair[i][j] <== pairOn[i][j] * (1 - gLow[i][j].out);
-            dups[i] += pair[i][j];
-            dups[j] += pair[i][j];
+            jFirst[i][j] = LessThan(6);           // rank_j < rank_i: i is the later one
+            jFirst[i][j].in[0] <== rank[j];
+            jFirst[i][j].in[1] <== rank[i];
+            toI[i][j] <== pair[i][j] * jFirst[i][j].out;
+            dups[i] += toI[i][j];
+            dups[j] += pair[i][j] - toI[i][j];
         }
     }
     component noDup[N];
@@ -276,13 +303,14 @@ template ReferenceRound(N, K, H_NUM, H_DEN) {
             DB++;
         }
     }
-    assert(N >= 1 && K >= 1);
+    assert(N >= 1 && N <= 42 && K >= 1);
     assert(2 * AB + 64 <= 252);
     assert(DB + SB + 2 <= 252);
 
     // ---- public inputs -------------------------------------------------------------------
     signal input commitments[N];
     signal input referenceCommitment;
+    signal input order;
     signal input marks;
     signal input params;
     signal input packedScores[NP];
@@ -297,10 +325,12 @@ template ReferenceRound(N, K, H_NUM, H_DEN) {
     signal input quotient[N];
     signal input scoreRemainder[N];
 
-    // ---- 0. marks and params ---------------------------------------------------------------
+    // ---- 0. marks, params and the submission order ------------------------------------------
     component p = ReferenceParams(N, H_NUM, H_DEN);
     p.marks <== marks;
     p.params <== params;
+    component ranks = OrderRanks(N);
+    ranks.order <== order;
 
     // ---- 1. A and the openings: every active slot's sketch, and r ----------------------------
     component absent[N];
@@ -357,6 +387,7 @@ template ReferenceRound(N, K, H_NUM, H_DEN) {
             normDot[i].y[j] <== sketch[i][j];
         }
         flags.active[i] <== active[i];
+        flags.rank[i] <== ranks.rank[i];
         flags.align[i] <== alignDot[i].out;
         flags.norm[i] <== normDot[i].out;
         for (var l = 0; l < N; l++) {

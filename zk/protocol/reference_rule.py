@@ -17,8 +17,12 @@ With ``a_i = ⟨s_i, r⟩``, ``n_i = ‖s_i‖²``, ``ρ = ‖r‖²``, ``G_ij =
    MISALIGNED ``a_i ≤ 0`` or ``a_i² γ_den² < γ_num² n_i ρ`` (cosine below γ; a zero sketch too;
    γ = 0, the default, keeps only ``a_i ≤ 0``);
    OVERSIZED ``n_i β_den² > β_num² ρ`` (norm above β‖r‖); DUPLICATE (only when δ < 1; δ ≥ 1 turns
-   it off) there is j ∈ A, j ≠ i, with ``G_ij > 0`` and ``G_ij² δ_den² ≥ δ_num² n_i n_j``: both
-   members of every such pair are flagged.
+   it off) there is j ∈ A, j ≠ i, **submitted before i** (``o_j < o_i``), with ``G_ij > 0`` and
+   ``G_ij² δ_den² ≥ δ_num² n_i n_j``: only the later member of such a pair is flagged, whatever
+   the earlier one's flags. ``o_i`` is slot i's rank among the round's submissions (0 = first,
+   recorded by the Marketplace; default ``o_i = i``). Flagging both would let the aggregator, who
+   reads every update, frame an honest trainer with a near-copy under a second identity; that copy
+   is necessarily submitted later (an envelope is read only after its submitUpdate).
 3. ``G = A`` minus the flagged, ``c = |G|``, ``T = Σ_{i∈G} s_i``; the aggregate
    ``T_j = c · g_j + rem_j`` with ``0 ≤ rem_j < c`` (``g = rem = 0`` when c = 0).
 4. The game over the players G: ``m_S = (1/|S|) Σ_{i∈S} s_i`` (``m_∅ = 0``) and
@@ -44,7 +48,8 @@ With ``a_i = ⟨s_i, r⟩``, ``n_i = ‖s_i‖²``, ``ρ = ‖r‖²``, ``G_ij =
 Sybils: with the duplicate flag off, k copies of one sketch and no other players earn exactly
 one copy's pay (efficiency), but beside other players they can earn more (up to ≈ k× when the
 others are many and near zero): the mean dilutes each member by 1/|S| whatever its twins do.
-The duplicate flag is what stops exact and near copies.
+The duplicate flag is what stops exact and near copies: a group of them keeps one paid member,
+the first submitted.
 
 Ranges, for ``|s_ij|, |r_j| ≤ B = 2^40 − 1`` (:data:`SKETCH_BOUND`), k = 32, n ≤ 64 and fraction
 parts below 2^32: ``|a_i|, n_i, ρ, |G_ij| < 2^85``; ``|T_j| < 2^46``; ``|A_G|, |R_i|, D_G < 2^91``;
@@ -74,6 +79,7 @@ __all__ = [
     "DEFAULT_DUP_COS",
     "DEFAULT_H",
     "DEFAULT_NORM_MAX",
+    "MAX_RANK",
     "SKETCH_BOUND",
     "FlagReason",
     "ReferenceRoundResult",
@@ -91,9 +97,11 @@ DEFAULT_H = 0.5
 DEFAULT_COS_MIN = 0.0
 #: Default β: flag a norm above β‖r‖ (chosen in benchmarks/reference_study.py).
 DEFAULT_NORM_MAX = 4.0
-#: Default δ: flag both members of a pair with cosine ≥ δ; δ ≥ 1 turns the flag off (0.99:
-#: chosen in benchmarks/reference_study.py).
+#: Default δ: flag the later-submitted member of a pair with cosine ≥ δ; δ ≥ 1 turns the flag off
+#: (0.99: chosen in benchmarks/reference_study.py).
 DEFAULT_DUP_COS = 0.99
+#: Ranks are 6-bit: a round has at most 64 submissions (the Marketplace's MAX_TRAINERS).
+MAX_RANK = 63
 #: Largest |value| of a sketch or reference entry: ``SketchParams().clip`` (2^40 − 1).
 SKETCH_BOUND = (1 << 40) - 1
 
@@ -235,6 +243,7 @@ class ReferenceRoundResult:
         reference_norm: ρ = ‖r‖².
         alignments, norms: per slot, ``⟨s_i, r⟩`` and ``‖s_i‖²`` for i ∈ A, 0 outside A.
         flags, reasons: per slot, the flag and its :class:`FlagReason`.
+        order: per slot, the submission rank the duplicate flag read (slot order when none was given).
         accepted, accepted_count: per slot membership of G, and c = |G|.
         aggregate, remainders: ``Σ_{i∈G} s_ij = c · g_j + rem_j``, ``0 ≤ rem_j < c``.
         numerators, denominator: ``φ_i = N_i / D`` for i ∈ G (N_i = 0 outside G).
@@ -249,6 +258,7 @@ class ReferenceRoundResult:
     norms: tuple[int, ...]
     flags: tuple[bool, ...]
     reasons: tuple[FlagReason, ...]
+    order: tuple[int, ...]
     accepted: tuple[bool, ...]
     accepted_count: int
     aggregate: tuple[int, ...]
@@ -303,9 +313,10 @@ def _dot(a: Sketch, b: Sketch) -> int:
     return sum(x * y for x, y in zip(a, b))
 
 
-def _flag_reasons(rows: dict[int, tuple[int, ...]], r: tuple[int, ...], rho: int, n: int,
-                  p: ReferenceRuleParams) -> tuple[dict[int, int], dict[int, int], list[FlagReason]]:
-    """Per active slot a_i and n_i, and per slot the flag reason (step 2)."""
+def _flag_reasons(rows: dict[int, tuple[int, ...]], r: tuple[int, ...], rho: int, n: int, p: ReferenceRuleParams,
+                  order: Sequence[int]) -> tuple[dict[int, int], dict[int, int], list[FlagReason]]:
+    """Per active slot a_i and n_i, and per slot the flag reason (step 2); of a duplicate pair
+    only the member ranked later in ``order`` is a duplicate."""
     align = {i: _dot(s, r) for i, s in rows.items()}
     norms = {i: _dot(s, s) for i, s in rows.items()}
     reasons = [FlagReason.NONE] * n
@@ -318,7 +329,7 @@ def _flag_reasons(rows: dict[int, tuple[int, ...]], r: tuple[int, ...], rho: int
             for j in members[x + 1:]:
                 g = _dot(rows[i], rows[j])
                 if g > 0 and g * g * p.dup_den**2 >= p.dup_num**2 * norms[i] * norms[j]:
-                    duplicate |= {i, j}
+                    duplicate.add(j if order[i] < order[j] else i)
     for i in members:
         a = align[i]
         if a <= 0 or a * a * p.cos_den**2 < p.cos_num**2 * norms[i] * rho:
@@ -341,6 +352,21 @@ def _check_slots(sketches: Sequence[Sketch | None], rejected: Sequence[bool] | N
     return tuple(s is not None and not bool(x) for s, x in zip(sketches, rejected))
 
 
+def _check_order(order: Sequence[int] | None, active: Sequence[bool]) -> tuple[int, ...]:
+    """The ranks per slot: ``order`` checked (n integers in [0, MAX_RANK], distinct over A), or
+    slot order when None."""
+    n = len(active)
+    if order is None:
+        return tuple(range(n))
+    ranks = _as_vector(order, "order", n, MAX_RANK) if len(order) else ()
+    if len(ranks) != n or min(ranks, default=0) < 0:
+        raise RuleInputError(f"order: {n} slots need {n} ranks in [0, {MAX_RANK}], got {list(order)!r}")
+    live = [ranks[i] for i in range(n) if active[i]]
+    if len(set(live)) != len(live):
+        raise RuleInputError(f"order: two active slots have the same rank in {list(ranks)!r}")
+    return ranks
+
+
 def reference_round(
     sketches: Sequence[Sketch | None],
     rejected: Sequence[bool] | None = None,
@@ -349,6 +375,7 @@ def reference_round(
     params: ReferenceRuleParams = ReferenceRuleParams(),  # noqa: B008 (frozen, immutable)
     k: int | None = None,
     bound: int | None = SKETCH_BOUND,
+    order: Sequence[int] | None = None,
 ) -> ReferenceRoundResult:
     """The reference rule of the module docstring over one round's slots.
 
@@ -359,13 +386,17 @@ def reference_round(
         params: h, γ, β, δ.
         k: the sketch length (default: the reference's length).
         bound: every value in A and in r must satisfy ``|x| ≤ bound`` (None: no range check).
+        order: per slot, its rank among the round's submissions (0 = first; integers in
+            [0, 63], distinct over A); of a duplicate pair only the later one is flagged.
+            None: slot order (rank i).
     """
     active = _check_slots(sketches, rejected, params)
+    ranks = _check_order(order, active)
     r = _as_vector(reference, "the reference", k, bound)
     k, n = len(r), len(active)
     rows = {i: _as_vector(sketches[i], f"slot {i}", k, bound) for i in range(n) if active[i]}  # type: ignore[arg-type]
     rho = _dot(r, r)
-    align, norms, reasons = _flag_reasons(rows, r, rho, n, params)
+    align, norms, reasons = _flag_reasons(rows, r, rho, n, params, ranks)
     accepted = tuple(active[i] and reasons[i] is FlagReason.NONE for i in range(n))
     members = [i for i in range(n) if accepted[i]]
     c = len(members)
@@ -387,6 +418,7 @@ def reference_round(
         norms=tuple(norms.get(i, 0) for i in range(n)),
         flags=tuple(reason is not FlagReason.NONE for reason in reasons),
         reasons=tuple(reasons),
+        order=ranks,
         accepted=accepted,
         accepted_count=c,
         aggregate=tuple(q for q, _ in pairs),

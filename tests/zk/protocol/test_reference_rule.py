@@ -1,5 +1,6 @@
 """The root-of-trust rule (zk/protocol/reference_rule.py): the closed-form Shapley value against
-brute force, each flag at its threshold, the sybil property, the aggregate and bad inputs."""
+brute force, each flag at its threshold, the duplicate flag on the later submitter only, the sybil
+property, the aggregate and bad inputs."""
 
 from __future__ import annotations
 
@@ -190,25 +191,61 @@ def test_oversized_fires_strictly_above_beta_times_the_reference_norm(norm_num: 
 
 
 @pytest.mark.parametrize(("dup_num", "dup_den", "flagged"), [(24, 25, True), (961, 1000, False), (959, 1000, True)])
-def test_duplicate_fires_at_and_above_delta_and_flags_both(dup_num: int, dup_den: int, flagged: bool) -> None:
-    # cos((3, 4), (4, 3)) = 24/25; the third sketch is far from both
+def test_duplicate_fires_at_and_above_delta_on_the_later_member_only(dup_num: int, dup_den: int,
+                                                                    flagged: bool) -> None:
+    # cos((3, 4), (4, 3)) = 24/25; the third sketch is far from both; no order: slot order
     params = ReferenceRuleParams(dup_num=dup_num, dup_den=dup_den)
     out = reference_round([[3, 4], [4, 3], [5, -1]], reference=[1, 1], params=params)
-    reason = FlagReason.DUPLICATE if flagged else FlagReason.NONE
-    assert out.reasons == (reason, reason, FlagReason.NONE)
+    assert out.reasons == (FlagReason.NONE, FlagReason.DUPLICATE if flagged else FlagReason.NONE, FlagReason.NONE)
+    assert out.order == (0, 1, 2)
+
+
+@pytest.mark.parametrize(("order", "later"), [([0, 1, 2], 1), ([1, 0, 2], 0), ([5, 63, 0], 1), ([40, 2, 7], 0)])
+def test_duplicate_flags_the_member_submitted_later_whatever_its_slot(order: list[int], later: int) -> None:
+    params = ReferenceRuleParams(dup_num=24, dup_den=25)  # cos((3, 4), (4, 3)) = 24/25
+    out = reference_round([[3, 4], [4, 3], [5, -1]], reference=[1, 1], params=params, order=order)
+    assert [i for i, reason in enumerate(out.reasons) if reason is FlagReason.DUPLICATE] == [later]
+    assert out.flags_mask == 1 << later and out.order == tuple(order)
+    assert out.scores[1 - later] > 0 and out.scores[later] == 0
+
+
+def test_a_copy_submitted_after_an_honest_update_cannot_frame_it() -> None:
+    # Prepare: honest trainers in slots 0 and 2; the aggregator's second identity (slot 1, joined
+    # before slot 2) submits a near-copy of slot 2's update after reading it: rank 3, the last
+    r = [10, 4, -3, 7]
+    honest = [[9, 5, -2, 6], [11, 3, -4, 8]]
+    copy = [11, 3, -4, 9]                                       # cos with honest[1] > 0.99
+    sketches = [honest[0], copy, honest[1], [8, 4, -1, 7]]
+    # Execute
+    framed = reference_round(sketches, reference=r, order=[1, 3, 0, 2])
+    alone = reference_round([honest[0], None, honest[1], sketches[3]], reference=r, order=[1, 0, 0, 2])
+    # Assert: only the copy is flagged, and the honest trainer is paid what it earns without it
+    assert framed.reasons == (FlagReason.NONE, FlagReason.DUPLICATE, FlagReason.NONE, FlagReason.NONE)
+    assert framed.scores == alone.scores and framed.scores[2] > 0
+
+
+def test_three_copies_keep_only_the_first_submitted() -> None:
+    copy = [7, 2, 5]
+    out = reference_round([copy, [1, 6, -2], copy, copy], reference=[6, 3, 4], order=[2, 3, 0, 1])
+    assert out.reasons == (FlagReason.DUPLICATE, FlagReason.NONE, FlagReason.NONE, FlagReason.DUPLICATE)
+    assert out.accepted_count == 2 and out.scores[2] > 0
 
 
 def test_identical_sketches_are_duplicates_unless_delta_is_one_or_more() -> None:
     sketches = [[2, 1], [2, 1], [1, 2]]
-    assert reference_round(sketches, reference=[1, 1]).reasons[:2] == (FlagReason.DUPLICATE,) * 2
+    assert reference_round(sketches, reference=[1, 1]).reasons[:2] == (FlagReason.NONE, FlagReason.DUPLICATE)
     for num, den in ((1, 1), (2, 1)):
         out = reference_round(sketches, reference=[1, 1], params=ReferenceRuleParams(dup_num=num, dup_den=den))
         assert not any(out.flags)
 
 
-def test_the_first_reason_wins_and_a_flagged_twin_still_flags_its_pair() -> None:
+def test_the_first_reason_wins_and_a_flagged_twin_still_flags_its_later_pair() -> None:
     # slot 1 = 10 × slot 0: parallel (duplicate pair), slot 1 also oversized (norm 10 > 4)
-    out = reference_round([[1, 1], [10, 10], [1, 0]], reference=[1, 1])
+    sketches = [[1, 1], [10, 10], [1, 0]]
+    out = reference_round(sketches, reference=[1, 1])
+    assert out.reasons == (FlagReason.NONE, FlagReason.OVERSIZED, FlagReason.NONE)
+    # the oversized twin submitted first still makes the later slot 0 a duplicate
+    out = reference_round(sketches, reference=[1, 1], order=[1, 0, 2])
     assert out.reasons == (FlagReason.DUPLICATE, FlagReason.OVERSIZED, FlagReason.NONE)
 
 
@@ -251,9 +288,9 @@ def test_copies_beside_others_can_earn_more_than_one_submission() -> None:
     assert alone > 0 and total > alone
     total4, _ = _copies_and_alone(copy, others, 4, r)
     assert total4 > total
-    # the duplicate flag is what stops them: every copy (and the original) is flagged
+    # the duplicate flag is what stops them: every copy after the first is flagged
     out = reference_round([copy, copy, *others], reference=r)
-    assert out.reasons[:2] == (FlagReason.DUPLICATE,) * 2 and out.scores[:2] == (0, 0)
+    assert out.reasons[:2] == (FlagReason.NONE, FlagReason.DUPLICATE) and out.scores[1] == 0
 
 
 # --- bad input ------------------------------------------------------------------------------------
@@ -276,6 +313,21 @@ def test_copies_beside_others_can_earn_more_than_one_submission() -> None:
 def test_reference_round_refuses_malformed_inputs(sketches: list, reference: list, kwargs: dict) -> None:
     with pytest.raises(RuleInputError):
         reference_round(sketches, reference=reference, **kwargs)
+
+
+@pytest.mark.parametrize("order", [
+    [0, 1], [0, 1, 2, 3], [0, 1, -1], [0, 1, 64], [0, 1, 1], [0, 1.0, 2], [0, True, 2], [0, "1", 2], [2, 0, 2]])
+def test_reference_round_refuses_a_bad_order(order: list) -> None:
+    with pytest.raises(RuleInputError, match="order"):
+        reference_round([[1, 2], [2, 1], [1, 1]], reference=[1, 1], order=order)
+
+
+def test_reference_round_order_needs_distinct_ranks_over_active_slots_only() -> None:
+    # slots 1 (absent) and 3 (rejected) share rank 0 with slot 0, as the chain leaves them
+    sketches = [[2, 1], None, [2, 1], [2, 1]]
+    out = reference_round(sketches, [False, False, False, True], reference=[1, 1], order=[0, 0, 1, 0])
+    assert out.reasons == (FlagReason.NONE, FlagReason.NONE, FlagReason.DUPLICATE, FlagReason.NONE)
+    assert reference_round([], reference=[1], order=[]).n == 0
 
 
 def test_reference_round_refuses_rejection_marks_of_the_wrong_length() -> None:
@@ -337,8 +389,13 @@ def test_any_round_is_efficient_nonnegative_and_flags_only_active_slots(data: st
     rejected = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
     r = data.draw(st.lists(small, min_size=k, max_size=k))
     h_num, h_den = data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9))
-    out = reference_round(sketches, rejected, reference=r, params=ReferenceRuleParams(h_num=h_num, h_den=h_den))
+    order = data.draw(st.permutations(range(n)))
+    out = reference_round(sketches, rejected, reference=r, params=ReferenceRuleParams(h_num=h_num, h_den=h_den),
+                          order=order)
     assert all(s >= 0 for s in out.scores)
+    live = [i for i in range(n) if out.active[i]]
+    if live:  # the first submitter is never a duplicate
+        assert out.reasons[min(live, key=lambda i: order[i])] is not FlagReason.DUPLICATE
     assert all(out.active[i] or not out.flags[i] for i in range(n))
     assert sum(out.shapley, Fraction(0)) == out.utility
     members = [sketches[i] for i in range(n) if out.accepted[i]]
