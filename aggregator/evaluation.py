@@ -37,9 +37,10 @@ def make_evaluator(spec: TaskSpec, validation: Dataset, *, device: str = "cpu"):
 
 def make_reference_trainer(spec: TaskSpec, root: RootSet) -> ReferenceTrainer:
     """``train(global_state, round) -> reference update``: the spec's local recipe on the whole
-    root set, on the CPU with one torch thread and the round's fixed seed, so that an auditor
+    root set (for the spec's ``reference.epochs``, default the local epochs), on the CPU with one torch thread and the round's fixed seed, so that an auditor
     with the revealed root set (and the same torch build) recomputes it bit for bit."""
     data = Dataset(root.X, root.y, name="root set")
+    epochs = spec.scoring.reference.epochs if spec.scoring.reference is not None else None
 
     def train(global_state: Mapping[str, np.ndarray], round_: int) -> dict[str, np.ndarray]:
         threads = torch.get_num_threads()
@@ -47,7 +48,7 @@ def make_reference_trainer(spec: TaskSpec, root: RootSet) -> ReferenceTrainer:
         try:
             local = train_local(global_state, data, spec.training, device="cpu",
                                 seed=round_seed(REFERENCE_TRAINER_SEED, round_), progress=False,
-                                section=spec.model, holdout=data)
+                                section=spec.model, holdout=data, epochs=epochs)
         finally:
             torch.set_num_threads(threads)
         return {k: np.asarray(v) for k, v in local.delta.items()}

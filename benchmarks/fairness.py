@@ -116,7 +116,8 @@ class Coalitions:
         vectors = np.stack([flatten(u, keys) for u, _ in subs])
         w = np.array([s for _, s in subs], float)
         sizes = np.array([len(h) for h in self.halves], float)
-        n, tables = len(subs), {kind: {} for kind in EXACT}
+        n = len(subs)
+        tables: dict[str, dict[frozenset[int], float]] = {kind: {} for kind in EXACT}
         for mask in range(1 << n):
             members = [i for i in range(n) if mask >> i & 1]
             mean = w[members] @ vectors[members] / w[members].sum() if members else np.zeros_like(base)
@@ -190,9 +191,10 @@ def run(*, quick: bool = False, out: Path, seed: int = 0, rounds: int | None = N
         results[partition] = run_partition(task, partition, rounds, seed)
         print(f"fairness   {partition:9s} mixed quality      (total {time.perf_counter() - started:6.0f} s)",
               file=sys.stderr, flush=True)
-    data = {"rounds": rounds, "trainers": [kind for kind, _, _ in MIXED], "partitions": {}}
+    partitions: dict[str, Any] = {}
+    data = {"rounds": rounds, "trainers": [kind for kind, _, _ in MIXED], "partitions": partitions}
     for p, (t, accuracy) in results.items():
-        data["partitions"][p] = {
+        partitions[p] = {
             "accuracy": accuracy, "totals": {m: v.tolist() for m, v in t.values.items()}, "samples": t.samples,
             "rho_loss": {m: t.rho(m, "loss") for m in METHODS}, "rho_accuracy": {m: t.rho(m, "accuracy") for m in METHODS},
             "floor_loss": t.floor("loss"), "floor_accuracy": t.floor("accuracy"),

@@ -194,18 +194,17 @@ def flower_strategy(name: str, *, num_malicious: int = 0, num_clients: int | Non
     largest its n ≥ 4f + 3 assumption admits."""
     from flwr.server.strategy import Bulyan, FedAvg, FedMedian, FedTrimmedAvg, Krum
 
-    quiet = {"fit_metrics_aggregation_fn": lambda metrics: {}}
+    quiet: dict[str, Any] = {"fit_metrics_aggregation_fn": lambda metrics: {}}
     if name == "FedAvg":
         return FedAvg(**quiet)
     if name == "Krum":
         return Krum(num_malicious_clients=num_malicious, num_clients_to_keep=0, **quiet)
-    if name in ("MultiKrum", "Bulyan") and num_clients is None:
-        raise ValueError(f"{name} needs num_clients")
-    if name == "MultiKrum":
-        return Krum(num_malicious_clients=num_malicious, num_clients_to_keep=num_clients - num_malicious, **quiet)
-    if name == "Bulyan":
-        f = min(num_malicious, bulyan_byzantine(num_clients))
-        return Bulyan(num_malicious_clients=f, to_keep=0, **quiet)
+    if name in ("MultiKrum", "Bulyan"):
+        if num_clients is None:
+            raise ValueError(f"{name} needs num_clients")
+        if name == "MultiKrum":
+            return Krum(num_malicious_clients=num_malicious, num_clients_to_keep=num_clients - num_malicious, **quiet)
+        return Bulyan(num_malicious_clients=min(num_malicious, bulyan_byzantine(num_clients)), to_keep=0, **quiet)
     if name == "FedMedian":
         return FedMedian(**quiet)
     if name == "FedTrimmedAvg":

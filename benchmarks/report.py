@@ -112,6 +112,10 @@ def _robustness_summary(data: dict) -> list[str]:
 
     lines = ["- **Robustness** (the reference rule, the paid rule): "
              + "; ".join(f"{text}: {met(key)}" for key, text in robustness.GOALS.items()) + f"; all four: {met(None)}."]
+    ref = [r["detection"]["reference"] for r in data["records"]]
+    flags, slots = sum(d["honest_flags"] for d in ref), sum(d["honest_rounds"] for d in ref)
+    lines.append(f"  Honest trainers flagged over all rows: {flags} of {slots} trainer-rounds ({flags / slots:.1%}); "
+                 f"flagged in ≥ {robustness.STRIKES} rounds of a row (slashed): {sum(d['honest_slashed'] for d in ref)}.")
     means = {a: sum(r["accuracy"][a] for r in attacked) / len(attacked) for a in robustness.ARMS}
     lines.append("  Mean final accuracy over the attacked rows: "
                  + ", ".join(f"{a} {v:.3f}" for a, v in sorted(means.items(), key=lambda kv: -kv[1])) + ".")

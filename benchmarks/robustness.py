@@ -12,7 +12,8 @@ scaling, free_rider; the omniscient alie, ipm, min_max, min_sum, mimic (a copy o
 reference); sybil (the attackers send exact copies of slot 0's update; slot 0, the group's
 leader, is then counted neither honest nor attacker); backdoor (``backdoor_trigger+scaling``:
 model replacement, γ = 10). Omniscient attackers see the round's honest updates of the model
-they attack (as the papers assume).
+they attack (as the papers assume), so they submit after them: the submission order the
+duplicate flag reads (it flags the later member of a near-identical pair) is the slot order.
 
 Ten *arms*, each following its own global model from the same initial model: every round each
 trainer trains on its share from *that arm's* model with the same seeds and attack; submissions
@@ -27,7 +28,8 @@ finite values; the envelope, its encryption and commitment are left out: they co
 training and do not depend on the attack); no update here broke the bound. Flower's strategies
 run ``aggregate_fit`` on the clients' full weights: Krum keeps 1, MultiKrum n − f, both with
 f = ⌊(n − 3)/2⌋ = 3 (our Multi-Krum's assumption), Bulyan f = ⌊(n − 3)/4⌋ = 1 (the most its
-n ≥ 4f + 3 admits), FedTrimmedAvg β = 0.2.
+n ≥ 4f + 3 admits), FedTrimmedAvg β = 0.2. Beside them an oracle, not a defence: the FedAvg of
+the non-attackers' updates (what the honest data reaches alone).
 
 Per row: the test accuracy of every arm; the reference rule's attackers' paid share (Σ score over
 the attackers ÷ Σ score, all rounds), its honest false-flag rate (flagged honest trainer-rounds ÷
@@ -53,7 +55,7 @@ from benchmarks.common import Section, Table, protocol_text
 from benchmarks.kit import FLOWER_STRATEGIES, DigitsTask, digits_task, round_seed, shares
 from benchmarks.records import DemoOptions
 from benchmarks.reference_arm import root_set
-from benchmarks.robustness_arms import Arm, Cast, Pool, run_scenario
+from benchmarks.robustness_arms import HONEST_ONLY, Arm, Cast, Pool, run_scenario
 from benchmarks.sybil import inflation, sybil_table
 from trainers.attacks import BackdoorTrigger
 
@@ -73,6 +75,8 @@ SYBIL_KS = (2, 4)
 GOALS = {"accuracy": "accuracy ≥ clean − 5 points", "peer": "accuracy ≥ best Flower arm − 2 points",
          "paid": "attackers paid ≤ 2 %", "false_flags": "honest flagged ≤ 2 % of trainer-rounds"}
 MAX_DROP, MAX_PEER_GAP, MAX_PAID, MAX_FALSE_FLAGS = 0.05, 0.02, 0.02, 0.02
+#: flags that slash a trainer (the CLI's default strikesToSlash)
+STRIKES = DemoOptions().strikes_to_slash
 
 
 def attacker_count(n: int, fraction: float) -> int:
@@ -99,6 +103,8 @@ def _detection(arm: Arm, cast: Cast, rounds: int) -> dict[str, Any]:
     return {"tp": tp, "fp": fp, "fn": len(cast.attackers) * rounds - tp, "paid": arm.paid_share(cast.attackers),
             "honest_flag_rate": arm.flag_rate(cast.honest, rounds),
             "attackers_flagged": arm.flag_rate(cast.attackers, rounds) if cast.attackers else None,
+            "honest_flags": int(arm.flagged[sorted(cast.honest)].sum()), "honest_rounds": len(cast.honest) * rounds,
+            "honest_slashed": int(np.sum(arm.flagged[sorted(cast.honest)] >= STRIKES)),
             "rejected": int(arm.rejected.sum()), "reasons": dict(arm.reasons)}
 
 
@@ -114,7 +120,7 @@ def scenario_record(pool: Pool, name: str, plan: str | None, fraction: float, ro
     task = pool.task
     m = attacker_count(len(pool.datasets), fraction)
     cast = Cast.of(len(pool.datasets), plan, m, task.seed)
-    arms = run_scenario(pool, cast, ARMS, rounds, num_malicious=default_byzantine(cast.n))
+    arms = run_scenario(pool, cast, (*ARMS, HONEST_ONLY), rounds, num_malicious=default_byzantine(cast.n))
     accuracy = {a: float(evaluate(arm.state)) for a, arm in arms.items()}
     detection = {a: _detection(arms[a], cast, rounds) for a in OURS}
     ref = detection["reference"]
@@ -123,7 +129,7 @@ def scenario_record(pool: Pool, name: str, plan: str | None, fraction: float, ro
               "best_flower": max(FLOWER_STRATEGIES, key=lambda a: accuracy[a]),
               "goals": _goals(accuracy, ref["paid"], ref["honest_flag_rate"], clean)}
     if rate is not None:
-        record["attack_success"] = {a: float(rate(arm.state)) for a, arm in arms.items()}
+        record["attack_success"] = {a: float(rate(arms[a].state)) for a in ARMS}
     return record
 
 
@@ -155,18 +161,20 @@ def _pr(d: dict[str, Any]) -> str:
 
 def _tables(records: list[dict], rounds: int, n: int) -> list[Table]:
     acc = Table(f"Robustness: final test accuracy after {rounds} rounds, {n} trainers",
-                ["partition", "attack", "attackers", *ARMS, "goals (reference)"])
+                ["partition", "attack", "attackers", *ARMS, HONEST_ONLY, "goals (reference)"])
     pay = Table("Robustness: the reference rule's pay and flags, beside the old median rule's (all rounds)",
-                ["partition", "attack", "attackers", "attackers' paid share", "honest flagged", "attackers flagged",
-                 "flag reasons", "median rule: paid", "median rule: honest flagged", "multi_krum", "mud_hog"])
+                ["partition", "attack", "attackers", "attackers' paid share", "honest flagged", "honest slashed",
+                 "attackers flagged", "flag reasons", "median rule: paid", "median rule: honest flagged", "multi_krum",
+                 "mud_hog"])
     for r in records:
         d = r["detection"]
         ref, old = d["reference"], d["provable"]
         where = (r["partition"], r["attack"], f"{r['attackers']} ({r['fraction']:.0%})")
-        acc.add(*where, *(f"{r['accuracy'][a]:.3f}" for a in ARMS), _verdict(r) if r["attackers"] else "clean")
+        acc.add(*where, *(f"{r['accuracy'][a]:.3f}" for a in (*ARMS, HONEST_ONLY)),
+                _verdict(r) if r["attackers"] else "clean")
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(ref["reasons"].items())) or "none"
         pay.add(*where, _pct(ref["paid"]) if r["attackers"] else "—", _pct(ref["honest_flag_rate"]),
-                _pct(ref["attackers_flagged"]), reasons, _pct(old["paid"]) if r["attackers"] else "—",
+                ref["honest_slashed"], _pct(ref["attackers_flagged"]), reasons, _pct(old["paid"]) if r["attackers"] else "—",
                 _pct(old["honest_flag_rate"]), _pr(d["multi_krum"]), _pr(d["mud_hog"]))
     attacked = [r for r in records if r["attackers"]]
     high = [r for r in attacked if r["fraction"] == max(FRACTIONS)]
@@ -175,11 +183,22 @@ def _tables(records: list[dict], rounds: int, n: int) -> list[Table]:
                          f"({sum(r['goals'][key] for r in high)} of {len(high)} at 45 %).")
     acc.notes.append(f"All four goals: {sum(all(r['goals'].values()) for r in attacked)} of {len(attacked)} rows "
                      f"({sum(all(r['goals'].values()) for r in high)} of {len(high)} at 45 %).")
+    short = [r for r in attacked if r["clean"] is not None and r["accuracy"][HONEST_ONLY] < r["clean"] - MAX_DROP - 1e-12]
+    acc.notes.append(f"{HONEST_ONLY} itself is below clean − 5 points in {len(short)} of {len(attacked)} attacked rows "
+                     f"({sum(r in short for r in high)} of {len(high)} at 45 %): there the goal asks more than the "
+                     "honest trainers' data gives; the reference rule is within 2 points of it in "
+                     f"{sum(r['accuracy']['reference'] >= r['accuracy'][HONEST_ONLY] - MAX_PEER_GAP - 1e-12 for r in attacked)}"
+                     f" of {len(attacked)} rows.")
     cleans = {r["partition"]: r for r in records if not r["attackers"]}
     acc.notes.append("Clean accuracy (no attackers): " + "; ".join(
         f"{p} reference {c['accuracy']['reference']:.3f}, FedAvg {c['accuracy']['FedAvg']:.3f}" for p, c in cleans.items())
-        + f". Attackers: ⌊f·{n}⌋ (45 % = {attacker_count(n, 0.45)} of {n}). About one standard error of an accuracy "
+        + f". {HONEST_ONLY} is an oracle, not a defence: the FedAvg of the non-attackers' updates, what the "
+        f"honest data reaches alone. Attackers: ⌊f·{n}⌋ (45 % = {attacker_count(n, 0.45)} of {n}). About one standard error of an accuracy "
         "near 0.9 on the 179 test digits: 0.022.")
+    flags, slots = (sum(r["detection"]["reference"][k] for r in records) for k in ("honest_flags", "honest_rounds"))
+    pay.notes.append(f"Over every row the reference rule flagged {flags} of {slots} honest trainer-rounds "
+                     f"({flags / slots:.1%}); honest trainers flagged in ≥ {STRIKES} rounds of a row (slashed at "
+                     f"strikesToSlash {STRIKES}): {sum(r['detection']['reference']['honest_slashed'] for r in records)}.")
     pay.notes.append("Honest flagged counts proven flags only (an intake rejection costs no strike); flag reasons are "
                      "the reference rule's over all slots and rounds. P/R: precision and recall of the detector's "
                      "flags over attacker submissions; paid: the attackers' share of that arm's scores.")

@@ -1,7 +1,7 @@
 """The robustness benchmark's machinery: who attacks (:class:`Cast`), the round's submissions to
 one global model (:class:`Pool`, computed once per model and shared by every arm and scenario
-that holds it), and the ten arms (:class:`ReferenceArm`, :class:`PipelineArm`,
-:class:`FlowerArm`) that each follow their own global model through the rounds.
+that holds it), and the arms (:class:`ReferenceArm`, :class:`PipelineArm`, :class:`FlowerArm`,
+and the oracle :class:`HonestOnlyArm`) that each follow their own global model through the rounds.
 
 Omniscient attackers (``alie``, ``ipm``, ``min_max``, ``min_sum``, ``mimic``, ``fang``,
 ``adaptive``, ``sybil``) do not train: their plan's update attack runs on an
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from aggregator.aggregation import apply_to, fedavg
 from aggregator.detectors.mud_hog import MudHogDetector
 from aggregator.intake import IntakeResult
 from aggregator.round_pipeline import assess_round
@@ -31,12 +32,14 @@ from trainers.attacks import AttackContext, AttackPlan
 from trainers.data import Dataset
 from zk.protocol.reference_rule import FlagReason
 
-__all__ = ["CRAFTED", "Arm", "Cast", "FlowerArm", "PipelineArm", "Pool", "ReferenceArm", "RoundInputs", "fingerprint",
-           "make_arm", "run_scenario"]
+__all__ = ["CRAFTED", "HONEST_ONLY", "Arm", "Cast", "FlowerArm", "HonestOnlyArm", "PipelineArm", "Pool", "ReferenceArm",
+           "RoundInputs", "fingerprint", "make_arm", "run_scenario"]
 
 #: Attacks whose update is crafted from the round's context, not trained.
 CRAFTED = frozenset({"alie", "ipm", "min_max", "min_sum", "mimic", "fang", "adaptive", "sybil"})
 SYBIL_LEADER = 0
+#: the oracle arm's name
+HONEST_ONLY = "honest-only FedAvg"
 
 Update = dict[str, np.ndarray]
 
@@ -224,10 +227,24 @@ class FlowerArm(Arm):
         self.state, _ = flower_round(self.strategy, round_ + 1, self.state, inputs.submissions)
 
 
-def make_arm(name: str, task: DigitsTask, n: int, *, num_malicious: int) -> Arm:
+@dataclass
+class HonestOnlyArm(Arm):
+    """An oracle, not a defence: the sample-weighted FedAvg of the submissions of the slots that
+    do not attack (what the model reaches on the honest data alone)."""
+
+    attackers: frozenset[int] = frozenset()
+
+    def step(self, inputs: RoundInputs, round_: int) -> None:
+        chosen = [(float(s), u) for i, (u, s) in enumerate(inputs.submissions) if i not in self.attackers]
+        self.state = apply_to(self.state, fedavg(chosen, dtype=self.task.spec.training.dtype))
+
+
+def make_arm(name: str, task: DigitsTask, n: int, *, num_malicious: int, attackers: frozenset[int] = frozenset()) -> Arm:
     state = {k: v.copy() for k, v in task.initial.items()}
     if name == "reference":
         return ReferenceArm(name, task, state, n)
+    if name == HONEST_ONLY:
+        return HonestOnlyArm(name, task, state, n, attackers=attackers)
     if name in ("provable", "multi_krum", "mud_hog"):
         return PipelineArm(name, task, state, n, history=MudHogDetector() if name == "mud_hog" else None)
     return FlowerArm(name, task, state, n,
@@ -237,7 +254,8 @@ def make_arm(name: str, task: DigitsTask, n: int, *, num_malicious: int) -> Arm:
 def run_scenario(pool: Pool, cast: Cast, arms: Sequence[str], rounds: int, *, num_malicious: int) -> dict[str, Arm]:
     """Every arm through ``rounds`` rounds from the task's initial model; the submissions to a
     global model are computed once per round, whichever arms hold it."""
-    out = {name: make_arm(name, pool.task, cast.n, num_malicious=num_malicious) for name in arms}
+    out = {name: make_arm(name, pool.task, cast.n, num_malicious=num_malicious, attackers=cast.attackers)
+           for name in arms}
     for r in range(rounds):
         groups: dict[str, list[Arm]] = {}
         for arm in out.values():

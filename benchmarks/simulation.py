@@ -162,6 +162,14 @@ def slots_of(options: DemoOptions) -> int:
     return options.zk_slots or options.trainers
 
 
+def reference_epochs(spec: TaskSpec, root_size: int, train_size: int, trainers: int) -> int:
+    """The owner's choice of the reference's epochs: as many SGD steps as a trainer with a typical
+    share (the training split over the trainers, less the 20 % local hold-out) takes in the spec's
+    local epochs, and never fewer epochs than that."""
+    typical = 0.8 * train_size / trainers
+    return max(spec.training.local_epochs, round(spec.training.local_epochs * typical / root_size))
+
+
 def _store_spec(storage: Storage, task: DigitsTask, options: DemoOptions,
                 aggregator_key: bytes) -> tuple[TaskSpec, str, RootSet | None]:
     """Store the initial model, the root set (reference rule: a class-balanced sample of the
@@ -174,7 +182,8 @@ def _store_spec(storage: Storage, task: DigitsTask, options: DemoOptions,
                                        num_classes=spec.model.num_classes, seed=options.seed)
         envelope, _key, digest = seal_root_set(root, aggregator_key)
         section = ReferenceSection(root_set_cid=storage.put(envelope), root_set_digest=digest,
-                                   per_class=options.root_per_class)
+                                   per_class=options.root_per_class,
+                                   epochs=reference_epochs(spec, len(root.y), len(task.train.y), options.trainers))
         scoring = ScoringSection(**{**spec.scoring.model_dump(), "detector": "reference", "reference": section})
         spec = spec.model_copy(update={"scoring": scoring})
     return spec, storage.put(spec.to_json()), root

@@ -7,7 +7,8 @@ envelopes or sketches are equal); the other slots are honest. The global model f
 reference rule (:func:`~benchmarks.reference_arm.reference_step`). Each round every rule scores the
 same sketches twice: as submitted, and with the copies absent (their slots empty). Inflation =
 Σ over the rounds of the k identities' pay ÷ Σ of slot 0's pay with the copies absent, for the
-reference rule (δ = 0.99, its default), the reference rule with the duplicate flag off (δ ≥ 1),
+reference rule (δ = 0.99, its default; it flags the later submission of a near-identical pair,
+and the copies submit after slot 0), the reference rule with the duplicate flag off (δ ≥ 1),
 and the old median rule.
 """
 
@@ -30,7 +31,7 @@ SYBIL_PLAN = "sybil:noise=0.001"
 
 
 def _reference(params: ReferenceRuleParams) -> Callable[[DigitsTask, RoundSketches], tuple[int, ...]]:
-    return lambda task, sk: reference_round(sk.slots, sk.rejected, reference=sk.reference, params=params).scores
+    return lambda task, sk: reference_round(sk.slots, sk.rejected, reference=sk.reference or [], params=params).scores
 
 
 #: rule name → ``scores(task, sketches)``
@@ -66,8 +67,8 @@ def sybil_table(results: list[dict], rounds: int, n: int) -> Table:
         table.add(row["partition"], row["k"], *("n/a" if row["inflation"][r] is None else f"{row['inflation'][r]:.2f}×"
                                                 for r in RULES))
     met = {r: sum(1 for row in results if row["inflation"][r] is not None and row["inflation"][r] <= 1.0) for r in RULES}
-    table.notes.append("Goal ≤ 1.0×: " + ", ".join(f"{r} {met[r]} of {len(results)}" for r in RULES) + ". With the "
-                       "duplicate flag both members of a near-identical pair are flagged, so the group (slot 0 "
-                       "included) earns nothing: copying costs the original its own pay.")
+    table.notes.append("Goal ≤ 1.0×: " + ", ".join(f"{r} {met[r]} of {len(results)}" for r in RULES) + ". The "
+                       "duplicate flag flags the later member of a near-identical pair (submission order = slot "
+                       "order here, the copies after slot 0), so the group keeps slot 0's pay and no more.")
     return table
 

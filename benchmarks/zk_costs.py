@@ -157,7 +157,7 @@ def _verifier_gas(chain, market: Marketplace, owner, keys, deployment, task_id: 
     _sketches, _salts, result, proof = data
     adapter = chain.web3.eth.contract(address=deployment.address, abi=load_artifact("RoundVerifier")["abi"])
     commitments = market.get_commitments(task_id, round_)
-    verify_round = adapter.functions.verifyRound(commitments, 0, 0, result.flags_mask, 0, list(result.scores),
+    verify_round = adapter.functions.verifyRound(commitments, 0, 0, 0, result.flags_mask, 0, list(result.scores),
                                                  aggregate_commitment(result.aggregate), proof.proof)
     contract = chain.web3.eth.contract(address=deployment.groth16_verifier, abi=verifier_artifact(keys)["abi"])
     w = [int.from_bytes(proof.proof[32 * i:32 * (i + 1)], "big") for i in range(8)]

@@ -81,6 +81,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint64 publishedAt;
         bytes32 referenceDigest;
         uint256 referenceCommitment;
+        uint256 order; // 6 bits per slot < ORDER_SLOTS: its rank among the round's submissions
         uint256 withheld;
         uint256 contested;
     }

@@ -102,6 +102,11 @@ class ReferenceSection(_Strict):
     root_set_cid: str = Field(min_length=1, max_length=128)
     root_set_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     per_class: int = Field(ge=1, le=100_000, description="Samples of every class in the root set (balanced).")
+    epochs: int | None = Field(default=None, ge=1, le=1000, description=(
+        "Local epochs of the reference on the root set (default: training.local_epochs). The reference should take "
+        "about as many SGD steps as a typical trainer: with a root set k times smaller than a typical share, k times "
+        "the epochs; else honest updates look oversized against it and the utility's curvature pays only the "
+        "best-aligned one."))
     h: Fraction32 = (1, 2)
     cos: Fraction32 = (0, 1)
     norm: Fraction32 = (4, 1)
@@ -164,7 +169,10 @@ class TaskSpec(_Strict):
     # --- bytes ---------------------------------------------------------------------------
     def to_json(self) -> bytes:
         """Canonical JSON (sorted keys, no spaces): the bytes stored in IPFS."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+        document = self.model_dump(mode="json")
+        if document["scoring"]["reference"] is None:  # a median-rule spec keeps the bytes (and CID) it had
+            del document["scoring"]["reference"]
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> "TaskSpec":

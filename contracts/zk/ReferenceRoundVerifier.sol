@@ -31,8 +31,9 @@ import {IRoundVerifier} from "../IRoundVerifier.sol";
  * A task with n <= N trainers is padded with absent slots (commitment 0, no marks, score 0),
  * which the rule ignores. `verifyRound` never reverts: malformed proofs, more than N slots,
  * scores of 2^126 or more, a reference commitment of 0, an order with ranks past slot N - 1 and
- * values outside the field all return false. The Groth16 verifier runs under a gas cap (`verifyGas`), so a proof that makes it hit
- * `invalid()` (a point off the curve, a G2 point outside the subgroup) costs at most that much.
+ * values outside the field all return false. The Groth16 verifier runs under a gas cap
+ * (`verifyGas`), so a proof that makes it hit `invalid()` (a point off the curve, a G2 point
+ * outside the subgroup) costs at most that much.
  */
 contract ReferenceRoundVerifier is IRoundVerifier {
     /// @notice The BN254 scalar field modulus; every public input is below it.

@@ -79,7 +79,8 @@ def test_zk_placeholder_when_the_toolchain_is_missing(tmp_path, monkeypatch):
 def test_robustness_quick_tables(quick_run):
     section = quick_run[0]["robustness"]
     accuracy = section.table("Robustness: final test accuracy")
-    assert accuracy.columns == ["partition", "attack", "attackers", *robustness.ARMS, "goals (reference)"]
+    assert accuracy.columns == ["partition", "attack", "attackers", *robustness.ARMS, robustness.HONEST_ONLY,
+                                "goals (reference)"]
     assert accuracy.column("attack") == ["none", *robustness.QUICK_ATTACKS]
     for row in accuracy.rows:
         assert all(0.0 <= v <= 1.0 for v in _floats([row[accuracy.columns.index(a)] for a in robustness.ARMS]))
@@ -95,7 +96,8 @@ def test_robustness_quick_tables(quick_run):
     assert set(records["backdoor"]["attack_success"]) == set(robustness.ARMS)
     sybil = section.table("Sybil inflation")
     assert sybil.column("k") == ["2"]
-    assert section.data["sybil"][0]["inflation"]["reference (δ = 0.99)"] == 0.0  # the copies are flagged DUPLICATE
+    # the copy, submitted after slot 0, is flagged DUPLICATE: the pair earns what slot 0 earns alone
+    assert section.data["sybil"][0]["inflation"]["reference (δ = 0.99)"] == 1.0
 
 
 def test_fairness_quick_tables(quick_run):

@@ -1,6 +1,6 @@
 """The reference study (benchmarks/reference_study.py) in a one-round slice: its tables have their
-columns, the reference rule flags sign-flippers and withholds the sybil copies' pay, where the
-old median rule pays the copies. Not a timed test (a few seconds)."""
+columns, the reference rule flags sign-flippers and withholds the sybil copy's pay (the group
+earns one submission's pay), where the old median rule pays the copies. Not a timed test (a few seconds)."""
 
 from __future__ import annotations
 
@@ -28,5 +28,6 @@ def test_reference_study_slice_tables_and_headline_numbers(tmp_path):
     assert 0.0 <= clean["accuracy"] <= 1.0
     assert sign_flip["rules"]["default"]["attackers_share"] == 0.0
     assert sign_flip["reasons"].get("MISALIGNED", 0) >= 4
-    assert sybils["rules"]["default"]["inflation"] == 0.0  # both twins flagged DUPLICATE
+    # the copy, submitted after slot 0, is flagged DUPLICATE; slot 0 earns what it earns alone
+    assert sybils["rules"]["default"]["inflation"] == 1.0
     assert sybils["rules"]["median"]["inflation"] > 1.5

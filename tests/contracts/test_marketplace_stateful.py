@@ -46,7 +46,7 @@ from hypothesis.stateful import (
 )
 
 from market.exceptions import ContractRevert, TransactionFailed
-from market.marketplace import Marketplace
+from market.marketplace import Marketplace, deploy_contract
 from market.types import SLASH_SINK, CreditKind, RoundPublication, TaskConfig, TaskState
 from tests.contracts.conftest import FIELD, MAX_SCORE, ZERO_ADDRESS, actors_of, hash_proof, round_budget, round_pay
 
@@ -126,6 +126,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.sink_expected = 0
         self.earned: Counter = Counter()  # the model: (task, trainer) → wei earned round by round
         self.withheld: Counter = Counter()  # the model: task → wei withheld for the sink
+        self.references: dict[tuple[int, int], bytes] = {}  # the model: (task, round) → reference digest
         self.last = self._snapshot()
         self.fresh = False
         STATS["sequences"] += 1
@@ -225,7 +226,8 @@ class MarketMachine(RuleBasedStateMachine):
             spec_cid=f"bafy-spec-{len(self.tasks)}",
             aggregator=ZERO_ADDRESS if invalid == "no aggregator" else self.aggregator.address,
             join_deadline=self._now() + (-10 if invalid == "past deadline" else join_window),
-            verifier=ENV["verifier"] if verified else ZERO_ADDRESS, stake_wei=stake,
+            verifier={"hash": ENV["verifier"], "reference": ENV["reference_verifier"]}.get(verified, ZERO_ADDRESS),
+            stake_wei=stake,
             submission_window=SUBMISSION_WINDOW, sketch_window=SKETCH_WINDOW, publish_grace=PUBLISH_GRACE,
             rounds=rounds, min_trainers=min_trainers, max_trainers=min(min_trainers + extra, 5),
             strikes_to_slash=0 if invalid == "zero strikes" else strikes, contest_window=contest_window,
@@ -315,6 +317,8 @@ class MarketMachine(RuleBasedStateMachine):
             self._not_after(current.submission_deadline) if current else False,
             not sub.submitted,
             bad is None,
+            # the root of trust: no update before the round's reference is fixed
+            not (info.uses_reference and current is not None and not any(current.reference_digest)),
         )
         self._attempt("submitUpdate", expect, lambda: self.market.submit_update(caller, task_id, round_, cid, digest))
 
@@ -382,8 +386,37 @@ class MarketMachine(RuleBasedStateMachine):
             len(transcript) <= 128,
             _marks_valid(flags, rejections, scores, subs, len(members)),
             not (verified and bad_proof),
+            not (info.uses_reference and current is not None and current.reference_commitment == 0),
         )
         self._attempt("publishRound", expect, lambda: self.market.publish_round(caller, task_id, round_, pub))
+
+    def _commit_reference(self, task_id, caller, what="digest", value="good"):
+        """``commitReference`` (the digest, before any submission) or ``commitReferenceSketch`` (the
+        sketch commitment, after close), predicted from the model and checked."""
+        name = "commitReference" if what == "digest" else "commitReferenceSketch"
+        digest = b"\x00" * 32 if value == "zero" else keccak(text=f"reference-{STATS['steps']}")
+        commitment = {"zero": 0, "modulus": FIELD}.get(value, STATS["steps"] % (FIELD - 1) + 1)
+        if not self._known(task_id):
+            return self._attempt(name, False, lambda: self.market.commit_reference(caller, task_id, 0, digest))
+        info, current = self._running(task_id)
+        round_ = info.current_round
+        base = [caller.address == info.config.aggregator, current is not None, info.uses_reference]
+        if what == "digest":
+            expect = all_of(*base, current is not None and not any(current.reference_digest), value != "zero")
+            call = lambda: self.market.commit_reference(caller, task_id, round_, digest)  # noqa: E731
+        else:
+            expect = all_of(*base, current is not None and current.closed and any(current.reference_digest),
+                            current is not None and current.reference_commitment == 0, value == "good")
+            call = lambda: self.market.commit_reference_sketch(caller, task_id, round_, commitment)  # noqa: E731
+        before = current.reference_digest if current is not None else None
+        result = self._attempt(name, expect, call)
+        if result is not None and what == "digest":
+            assert current.submissions == 0, "a reference digest was accepted after a submission"
+            self.references[(task_id, round_)] = digest
+            STATS["references fixed before submissions"] += 1
+        elif result is None and before is not None and what == "digest":
+            assert self.market.get_round(task_id, round_).reference_digest == before
+        return result
 
     def _marks(self, data, mode, subs):
         n = len(subs)
@@ -487,7 +520,7 @@ class MarketMachine(RuleBasedStateMachine):
         min_trainers=st.integers(1, 3),
         extra=st.integers(0, 2),
         strikes=st.integers(1, 2),
-        verified=st.booleans(),
+        verified=st.sampled_from(["none", "hash", "reference"]),
         join_window=st.sampled_from([40, 150]),
         contest_window=st.sampled_from([0, 0, 45]),
     )
@@ -504,7 +537,7 @@ class MarketMachine(RuleBasedStateMachine):
         money-rule counters meet their cases however the random sequences fall."""
         STATS["scripted"] += 1
         self._create(self.owners[0], reward=10**6, stake=7, rounds=1, min_trainers=3, extra=0, strikes=1,
-                     verified=False, join_window=150, invalid=None)
+                     verified="none", join_window=150, invalid=None)
         task_id = self.tasks[-1]
         members = self.trainers[:3]
         for trainer in members:
@@ -561,6 +594,13 @@ class MarketMachine(RuleBasedStateMachine):
     def publish_round(self, data, mode, bad_proof, aggregate):
         task_id = self._task(data, {TaskState.TRAINING})
         self._publish(task_id, self._caller(data, self.aggregator), data, mode, bad_proof, aggregate)
+
+    @rule(data=st.data(), what=st.sampled_from(["digest", "sketch"]),
+          value=st.sampled_from(["good"] * 3 + ["zero", "modulus"]))
+    def commit_reference(self, data, what, value):
+        task_id = self._task(data, {TaskState.TRAINING})
+        self._commit_reference(task_id, self._caller(data, self.aggregator), what,
+                               "zero" if value == "modulus" and what == "digest" else value)
 
     @rule(data=st.data(), round_offset=st.sampled_from([0, 0, 1]), trainer=st.integers(0, 4),
           pick_rejected=st.booleans())
@@ -654,6 +694,11 @@ class MarketMachine(RuleBasedStateMachine):
         if self._after(current.publish_deadline):
             return self._abort(task_id, self.outsider)
         subs = {m: self.market.get_submission(task_id, info.current_round, m) for m in members}
+        if info.uses_reference and not any(current.reference_digest):
+            return self._commit_reference(task_id, self.aggregator, "digest")  # before anyone can submit
+        if info.uses_reference and current.closed and current.reference_commitment == 0 and data.draw(
+                st.sampled_from([True] * 5 + [False]), label="commit the reference sketch"):
+            return self._commit_reference(task_id, self.aggregator, "sketch")
         if not current.closed:
             waiting = [self._account(m) for m, sub in subs.items() if not sub.submitted]
             if waiting and self._not_after(current.submission_deadline) and data.draw(
@@ -687,6 +732,12 @@ class MarketMachine(RuleBasedStateMachine):
                 self._contest(task_id, self._account(members[slot]), 0)
 
     # --- invariants ------------------------------------------------------------------------
+    @invariant()
+    def references_are_fixed_once(self):
+        """A round's reference digest, once fixed (before its first submission), never changes."""
+        for (task_id, round_), digest in self.references.items():
+            assert self.market.get_round(task_id, round_).reference_digest == digest
+
     @invariant()
     def money_is_conserved(self):
         snap = self.last if self.fresh else self._snapshot()
@@ -828,8 +879,10 @@ def _marks_valid(flags, rejections, scores, subs, n) -> bool:
 def test_marketplace_random_sequences_conserve_money_and_authority(contracts_base, gas_report):
     # Prepare
     chain, address, verifier, snapshot = contracts_base
+    chain.tester.revert_to_snapshot(snapshot)
+    reference = deploy_contract(chain, "ReferenceHashCheckVerifier", actors_of(chain).owner).contract_address
     ENV.update(chain=chain, market=Marketplace(chain, address, gas_report=gas_report), verifier=verifier,
-               snapshot=snapshot)
+               reference_verifier=reference, snapshot=chain.tester.take_snapshot())
     STATS.clear()
     CALLS.clear()
     started = time.monotonic()
@@ -843,14 +896,14 @@ def test_marketplace_random_sequences_conserve_money_and_authority(contracts_bas
               "seconds": round(elapsed, 1), "calls": dict(sorted(CALLS.items())),
               "money_rules": {k: STATS[k] for k in ("rejections without a strike", "slashings",
                                                     "duplicate digests tried", "withheld slots checked",
-                                                    "contests")}}
+                                                    "contests", "references fixed before submissions")}}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nstateful: {report['sequences']} sequences, {report['steps']} steps in {elapsed:.0f} s "
           f"({report['required_reverts']} calls had to revert and did); per call: {report['calls']}")
     assert STATS["sequences"] >= SETTINGS.max_examples
     for name in ("createTask", "join", "start", "submitUpdate", "closeSubmissions", "commitSketch", "publishRound",
-                 "withdraw"):
+                 "withdraw", "commitReference", "commitReferenceSketch"):
         assert CALLS[f"{name} ok"] > 0, f"no successful {name} in any sequence: {report}"
         assert CALLS[f"{name} reverted"] > 0, f"no reverted {name} in any sequence: {report}"
     assert CALLS["finalize ok"] + CALLS["abort ok"] + CALLS["cancel ok"] > 0

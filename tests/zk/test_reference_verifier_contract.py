@@ -31,7 +31,7 @@ from zk.protocol.commitment import aggregate_commitment, random_salt, sketch_com
 from zk.protocol.field import FIELD_MODULUS
 from zk.protocol.reference_rule import ReferenceRoundResult, ReferenceRuleParams, reference_round
 from zk.prover import make_reference_prover
-from zk.reference_circuit import ReferenceShape, pack_params, reference_public_inputs
+from zk.reference_circuit import ReferenceShape, pack_order, pack_params, reference_public_inputs
 from zk.round_circuit import SCORE_BITS
 from zk.solidity import (
     generate_verifier_source,
@@ -47,7 +47,9 @@ SHAPE = ReferenceShape(4, 4)
 PARAMS = ReferenceRuleParams()  # h = 1/2, γ = 0, β = 4, δ = 99/100
 ADAPTER = "ReferenceRoundVerifier"
 REFERENCE = [1000, -2000, 3000, 500]
-SKETCHES = [[1000, 0, 3000, 0], [0, -2000, 3000, 500], [-1000, 2000, -3000, -500]]  # aligned, aligned, opposed
+# slot 1 a near-copy of slot 0 (cosine > 0.999), slot 2 opposed to r
+SKETCHES = [[1000, 0, 3000, 0], [1000, 0, 3000, 100], [-1000, 2000, -3000, -500]]
+RANKS = [2, 0, 1]  # slot 1 submitted first, then slot 2, then slot 0: slot 0 is the later copy
 
 
 @dataclass
@@ -69,14 +71,17 @@ class Outcome:
     rejections: list[bool]
     scores: list[int]
     aggregate_commitment: int
+    order: list[int] | None
 
 
 @dataclass
 class Proved:
-    """One proved round: three slots (padded to N = 4 on chain), slot 2 flagged."""
+    """One proved round: three slots (padded to N = 4 on chain), slot 0 (the later copy) and
+    slot 2 (opposed) flagged."""
 
     commitments: list[int]
     reference_commitment: int
+    order: int
     flags: int
     rejections: int
     scores: list[int]
@@ -95,9 +100,9 @@ def ref_keys(tmp_path_factory):
 
 
 def _outcome(reference_salt: int) -> Outcome:
-    result = reference_round(SKETCHES, [False] * 3, reference=REFERENCE, params=PARAMS)
+    result = reference_round(SKETCHES, [False] * 3, reference=REFERENCE, params=PARAMS, order=RANKS)
     return Outcome(result, list(REFERENCE), reference_salt, list(result.flags), [False] * 3, list(result.scores),
-                   aggregate_commitment(list(result.aggregate)))
+                   aggregate_commitment(list(result.aggregate)), list(RANKS))
 
 
 @pytest.fixture(scope="module")
@@ -105,13 +110,14 @@ def proved(ref_keys) -> Proved:
     keys, _ = ref_keys
     salts = [random_salt() for _ in SKETCHES]
     outcome = _outcome(random_salt())
-    assert outcome.flags == [False, False, True] and outcome.scores[0] > 0 and outcome.scores[1] > 0
+    assert outcome.flags == [True, False, True] and outcome.scores[1] > 0
     intakes = [Intake(s, salt) for s, salt in zip(SKETCHES, salts)]
     commitments = [sketch_commitment(s, salt) for s, salt in zip(SKETCHES, salts)]
     prover = make_reference_prover(shape=SHAPE, keys=keys)
     proof = prover(1, 0, outcome, commitments, 12345, intakes)
-    return Proved(commitments, prover.reference_commitment(outcome), outcome.reference_result.flags_mask, 0,
-                  outcome.scores, outcome.aggregate_commitment, proof, prover.last.public_inputs, outcome, intakes)
+    return Proved(commitments, prover.reference_commitment(outcome), pack_order(RANKS),
+                  outcome.reference_result.flags_mask, 0, outcome.scores, outcome.aggregate_commitment, proof,
+                  prover.last.public_inputs, outcome, intakes)
 
 
 @pytest.fixture(scope="module")
@@ -135,11 +141,11 @@ def adapter(base):
 
 
 def _args(p: Proved, **changes) -> list:
-    values = dict(commitments=p.commitments, seed=12345, reference=p.reference_commitment, flags=p.flags,
-                  rejections=p.rejections, scores=p.scores, aggregate=p.aggregate, proof=p.proof)
+    values = dict(commitments=p.commitments, seed=12345, reference=p.reference_commitment, order=p.order,
+                  flags=p.flags, rejections=p.rejections, scores=p.scores, aggregate=p.aggregate, proof=p.proof)
     values.update(changes)
-    return [values[k] for k in ("commitments", "seed", "reference", "flags", "rejections", "scores", "aggregate",
-                                "proof")]
+    return [values[k] for k in ("commitments", "seed", "reference", "order", "flags", "rejections", "scores",
+                                "aggregate", "proof")]
 
 
 def test_reference_verifier_accepts_the_proof_whatever_the_seed(adapter, proved):
@@ -153,7 +159,13 @@ def _refusals(p: Proved) -> dict[str, dict]:
         "score+1": dict(scores=[p.scores[0] + 1, *p.scores[1:]]),
         "score-moved": dict(scores=[p.scores[1], p.scores[0], p.scores[2]]),
         "flag-cleared": dict(flags=p.flags ^ 0b100),
-        "flag-set": dict(flags=p.flags | 0b001),
+        "flag-set": dict(flags=p.flags | 0b010),
+        "both-copies-flagged": dict(flags=p.flags | 0b010, scores=[0, 0, 0]),
+        "earlier-copy-flagged": dict(flags=0b110, scores=[p.scores[1], 0, 0]),
+        "order-swapped": dict(order=pack_order([0, 2, 1])),
+        "order-same-sort": dict(order=pack_order([3, 0, 1])),
+        "order-default": dict(order=0),
+        "order-beyond-n": dict(order=p.order | 1 << 24),
         "rejection-set": dict(rejections=0b001),
         "another-reference": dict(reference=other),
         "reference-0": dict(reference=0),
@@ -167,8 +179,9 @@ def _refusals(p: Proved) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("change", [
-    "score+1", "score-moved", "flag-cleared", "flag-set", "rejection-set", "another-reference", "reference-0",
-    "reference-p", "reference-p-plus", "aggregate+1", "commitment-changed", "five-slots"])
+    "score+1", "score-moved", "flag-cleared", "flag-set", "both-copies-flagged", "earlier-copy-flagged",
+    "order-swapped", "order-same-sort", "order-default", "order-beyond-n", "rejection-set", "another-reference",
+    "reference-0", "reference-p", "reference-p-plus", "aggregate+1", "commitment-changed", "five-slots"])
 def test_reference_verifier_returns_false_on_other_values(adapter, proved, change):
     assert adapter.functions.verifyRound(*_args(proved, **_refusals(proved)[change])).call() is False
 
@@ -208,35 +221,39 @@ def test_reference_verifier_public_inputs_match_python(adapter, proved):
     f = adapter.functions
 
     # Execute
-    ok, inputs = f.publicInputs(proved.commitments, proved.reference_commitment, proved.flags, proved.rejections,
-                                proved.scores, proved.aggregate).call()
-    ok_big, inputs_big = f.publicInputs(commitments, FIELD_MODULUS - 2, 0b101, 0b010, big, 5).call()
+    ok, inputs = f.publicInputs(proved.commitments, proved.reference_commitment, proved.order, proved.flags,
+                                proved.rejections, proved.scores, proved.aggregate).call()
+    top = (1 << 24) - 1  # every rank 63
+    ok_big, inputs_big = f.publicInputs(commitments, FIELD_MODULUS - 2, top, 0b101, 0b010, big, 5).call()
 
     # Assert
-    assert ok and list(inputs) == proved.public
+    assert ok and list(inputs) == proved.public and inputs[SHAPE.n + 1] == pack_order(RANKS)
     assert ok_big and list(inputs_big) == reference_public_inputs(
-        SHAPE, commitments=commitments, reference_commitment=FIELD_MODULUS - 2, flags=0b101, rejections=0b010,
-        params=PARAMS, scores=big, aggregate_commitment=5)
-    assert len(inputs_big) == SHAPE.public_count == 10
+        SHAPE, commitments=commitments, reference_commitment=FIELD_MODULUS - 2, order=top, flags=0b101,
+        rejections=0b010, params=PARAMS, scores=big, aggregate_commitment=5)
+    assert len(inputs_big) == SHAPE.public_count == 11
 
 
 @pytest.mark.parametrize("change", [
     "five-slots", "score-count", "marks-beyond-slots", "score-2^126", "commitment-p", "aggregate-p", "reference-0",
-    "reference-p",
+    "reference-p", "order-2^24", "order-p",
 ])
 def test_reference_verifier_public_inputs_refuse_unrepresentable_values(adapter, proved, change):
-    args = dict(commitments=proved.commitments, reference=1, flags=0, rejections=0, scores=proved.scores, aggregate=1)
+    args = dict(commitments=proved.commitments, reference=1, order=0, flags=0, rejections=0, scores=proved.scores,
+                aggregate=1)
     args.update({
+        "order-2^24": dict(order=1 << 24), "order-p": dict(order=FIELD_MODULUS),
         "five-slots": dict(commitments=[1] * 5, scores=[0] * 5), "score-count": dict(scores=[0, 0]),
         "marks-beyond-slots": dict(rejections=0b1000), "score-2^126": dict(scores=[1 << SCORE_BITS, 0, 0]),
         "commitment-p": dict(commitments=[FIELD_MODULUS, 1, 1]), "aggregate-p": dict(aggregate=FIELD_MODULUS),
         "reference-0": dict(reference=0), "reference-p": dict(reference=FIELD_MODULUS),
     }[change])
-    ok, inputs = adapter.functions.publicInputs(args["commitments"], args["reference"], args["flags"],
+    ok, inputs = adapter.functions.publicInputs(args["commitments"], args["reference"], args["order"], args["flags"],
                                                 args["rejections"], args["scores"], args["aggregate"]).call()
     assert ok is False and list(inputs) == []
-    assert adapter.functions.verifyRound(args["commitments"], 0, args["reference"], args["flags"], args["rejections"],
-                                         args["scores"], args["aggregate"], b"\x00" * PROOF_LENGTH).call() is False
+    assert adapter.functions.verifyRound(args["commitments"], 0, args["reference"], args["order"], args["flags"],
+                                         args["rejections"], args["scores"], args["aggregate"],
+                                         b"\x00" * PROOF_LENGTH).call() is False
 
 
 def test_reference_verifier_reports_its_configuration(adapter, base):
@@ -256,7 +273,7 @@ def test_reference_verifier_reports_its_configuration(adapter, base):
 
 _GOOD = dict(n=4, k=4, h_num=1, h_den=2, params=pack_params(PARAMS), gas=500_000)
 _BAD_CONFIGS = {
-    "n=0": dict(n=0), "n=65": dict(n=65), "k=0": dict(k=0), "k=2^14+1": dict(k=(1 << 14) + 1),
+    "n=0": dict(n=0), "n=43": dict(n=43), "k=0": dict(k=0), "k=2^14+1": dict(k=(1 << 14) + 1),
     "h_num=0": dict(h_num=0), "h_den=0": dict(h_den=0), "h_num=2^32": dict(h_num=1 << 32),
     "h_den=2^32": dict(h_den=1 << 32), "params-bit-192": dict(params=pack_params(PARAMS) | 1 << 192),
     "gamma_den=0": dict(params=pack_params(PARAMS) & ~(((1 << 32) - 1) << 32)),
@@ -296,7 +313,7 @@ def test_reference_verifier_constructor_accepts_every_bound(base):
     chain, deployment, _, snapshot = base
     chain.tester.revert_to_snapshot(snapshot)
     top = (1 << 32) - 1
-    values = dict(_GOOD, verifier=deployment.groth16_verifier, n=64, k=1 << 14, h_num=top, h_den=top,
+    values = dict(_GOOD, verifier=deployment.groth16_verifier, n=42, k=1 << 14, h_num=top, h_den=top,
                   params=pack_params(ReferenceRuleParams(1, 2, 0, top, top, top, top, top)))
     assert _deploy_adapter(chain, values).contract_address
 
@@ -355,7 +372,7 @@ def test_reference_prover_refuses_values_not_the_rules(ref_keys, proved):
 def _check(base, proved, **changes):
     chain, deployment, _, _ = base
     values = dict(proof=proved.proof, commitments=proved.commitments, reference_commitment=proved.reference_commitment,
-                  flags=proved.flags, rejections=proved.rejections, scores=proved.scores,
+                  order=proved.order, flags=proved.flags, rejections=proved.rejections, scores=proved.scores,
                   aggregate_commitment=proved.aggregate)
     values.update(changes)
     return check_reference_proof(chain.web3, deployment.address, **values)
@@ -375,6 +392,10 @@ def test_reference_audit_recheck_refuses_what_the_chain_would(base, ref_keys, pr
     doc = [vk_document(keys)]
     wrong = _check(base, proved, keys=doc, cache=cache, scores=[proved.scores[0] + 1, *proved.scores[1:]])
     assert not wrong.ok and "DOES NOT verify" in wrong.detail
+    swapped = _check(base, proved, keys=doc, cache=cache, order=pack_order([0, 2, 1]))
+    assert not swapped.ok and "DOES NOT verify" in swapped.detail
+    beyond = _check(base, proved, keys=doc, cache=cache, order=1 << 24)
+    assert not beyond.ok and "not public inputs" in beyond.detail
     assert "no reference commitment" in _check(base, proved, keys=doc, cache=cache, reference_commitment=0).detail
     too_many = _check(base, proved, keys=doc, cache=cache, commitments=[1] * 5, scores=[0] * 5)
     assert not too_many.ok and "not public inputs" in too_many.detail

@@ -66,9 +66,9 @@ def test_ceremony_key_proof_verifies_on_chain(ceremony):
                                           abi=load_artifact("RoundVerifier")["abi"])
 
         # Execute
-        ok = adapter.functions.verifyRound(case.commitments, 0, 0, case.flags_mask, case.rejections_mask, case.scores,
-                                           case.aggregate_commitment, proof.proof).call()
-        wrong = adapter.functions.verifyRound(case.commitments, 0, 0, case.flags_mask, case.rejections_mask,
+        ok = adapter.functions.verifyRound(case.commitments, 0, 0, 0, case.flags_mask, case.rejections_mask,
+                                           case.scores, case.aggregate_commitment, proof.proof).call()
+        wrong = adapter.functions.verifyRound(case.commitments, 0, 0, 0, case.flags_mask, case.rejections_mask,
                                               [case.scores[0] + 1], case.aggregate_commitment, proof.proof).call()
 
     # Assert

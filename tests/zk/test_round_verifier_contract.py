@@ -35,18 +35,19 @@ def proved(round_keys):
 
 
 def _args(case: RoundCase, proof: bytes, **changes) -> list:
-    values = dict(commitments=case.commitments, seed=12345, reference=0, flags=case.flags_mask,
+    values = dict(commitments=case.commitments, seed=12345, reference=0, order=0, flags=case.flags_mask,
                   rejections=case.rejections_mask, scores=case.scores, aggregate=case.aggregate_commitment, proof=proof)
     values.update(changes)
-    return [values[k] for k in ("commitments", "seed", "reference", "flags", "rejections", "scores", "aggregate",
-                                "proof")]
+    return [values[k] for k in ("commitments", "seed", "reference", "order", "flags", "rejections", "scores",
+                                "aggregate", "proof")]
 
 
-def test_round_verifier_accepts_the_proof_whatever_the_seed_and_reference(adapter, proved):
+def test_round_verifier_accepts_the_proof_whatever_the_seed_reference_and_order(adapter, proved):
     case, proof = proved
     assert adapter.functions.verifyRound(*_args(case, proof.proof)).call() is True
     assert adapter.functions.verifyRound(*_args(case, proof.proof, seed=99)).call() is True
     assert adapter.functions.verifyRound(*_args(case, proof.proof, reference=7)).call() is True  # ignored
+    assert adapter.functions.verifyRound(*_args(case, proof.proof, order=2 | 1 << 6)).call() is True  # ignored
 
 
 def test_round_verifier_public_inputs_match_python(adapter, round_keys, proved):
@@ -90,8 +91,8 @@ def test_round_verifier_public_inputs_refuse_unrepresentable_values(adapter, pro
                                                 args["aggregate"]).call()
     assert ok is False and list(inputs) == []
     full = dict(args, seed=0, proof=b"\x00" * PROOF_LENGTH)
-    assert adapter.functions.verifyRound(full["commitments"], 0, 0, full["flags"], full["rejections"], full["scores"],
-                                         full["aggregate"], full["proof"]).call() is False
+    assert adapter.functions.verifyRound(full["commitments"], 0, 0, 0, full["flags"], full["rejections"],
+                                         full["scores"], full["aggregate"], full["proof"]).call() is False
 
 
 def _word(x: int) -> bytes:

@@ -24,6 +24,7 @@ __all__ = [
     "poseidon",
     "poseidon_constants",
     "reference_rule",
+    "reference_shapley",
     "rule",
     "sketch",
     "transcript",

@@ -63,15 +63,14 @@ N_i into limbs. Python's integers are exact whatever the sizes.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from fractions import Fraction
-from functools import lru_cache
 
 from zk.exceptions import RuleInputError
+from zk.protocol.reference_shapley import ScoreConstants, score_constants, shapley_closed_form
 from zk.protocol.rule import MAX_TAU_PART, tau_fraction
 
 __all__ = [
@@ -165,72 +164,6 @@ class ReferenceRuleParams:
     def duplicates_off(self) -> bool:
         """δ ≥ 1: the duplicate flag is off."""
         return self.dup_num >= self.dup_den
-
-
-@dataclass(frozen=True)
-class ScoreConstants:
-    """``φ_i = (Σ_t coefficients[t] · x_t) / denominator`` with ``x = (a_i, A_G, G_ii, R_i, D_G,
-    T_G)``: integer coefficients and the positive common denominator D(c, h)."""
-
-    c: int
-    coefficients: tuple[int, int, int, int, int, int]
-    denominator: int
-
-
-@lru_cache(maxsize=256)
-def _game_coefficients(c: int) -> tuple[tuple[Fraction, Fraction], tuple[Fraction, Fraction, Fraction, Fraction]]:
-    """Shapley coefficients over G of the mean term (on a_i, A_G) and of the square term
-    (on G_ii, R_i, D_G, T_G), for c ≥ 1 players."""
-    one = Fraction(1)
-    if c == 1:
-        return (one, Fraction(0)), (one, Fraction(0), Fraction(0), Fraction(0))
-    m = c - 1
-    h1 = sum((Fraction(1, u) for u in range(1, c + 1)), Fraction(0))
-    h2 = sum((Fraction(1, u * u) for u in range(1, c + 1)), Fraction(0))
-    mean = ((1 + (h1 - 1) * c / m) / c, -(h1 - 1) / m / c)
-    kappa = (2 * h2 - 2 * h1 + 1 - one / c) / (m * (m - 1)) if m >= 2 else Fraction(0)
-    cross, diagonal = 2 * (h1 - h2) / m, (one / c - h2) / m
-    square = ((h2 - cross - diagonal + 2 * kappa) / c, (cross - 2 * kappa) / c, (diagonal - kappa) / c, kappa / c)
-    return mean, square
-
-
-def _fractions(c: int, h: Fraction) -> tuple[Fraction, ...]:
-    mean, square = _game_coefficients(c)
-    return (*mean, *(-h / 2 * q for q in square))
-
-
-def score_constants(c: int, h_num: int = 1, h_den: int = 1) -> ScoreConstants:
-    """The public constants of the closed form for c players and h = h_num / h_den."""
-    if isinstance(c, bool) or not isinstance(c, int) or c < 0:
-        raise RuleInputError(f"the player count must be a non-negative integer, got {c!r}")
-    ReferenceRuleParams(h_num=h_num, h_den=h_den)  # checks h's parts
-    if c == 0:
-        return ScoreConstants(0, (0, 0, 0, 0, 0, 0), 1)
-    values = _fractions(c, Fraction(h_num, h_den))
-    d = math.lcm(*(v.denominator for v in values))
-    return ScoreConstants(c, tuple(int(v * d) for v in values), d)  # type: ignore[arg-type]
-
-
-def _basis(alignments: Sequence[int], gram: Sequence[Sequence[int]], i: int) -> tuple[int, ...]:
-    """``(a_i, A_G, G_ii, R_i, D_G, T_G)`` from the players' alignments and Gram matrix."""
-    c = len(alignments)
-    return (alignments[i], sum(alignments), gram[i][i], sum(gram[i][j] for j in range(c)),
-            sum(gram[j][j] for j in range(c)), sum(sum(row[:c]) for row in gram[:c]))
-
-
-def shapley_closed_form(alignments: Sequence[int], gram: Sequence[Sequence[int]], h: Fraction | int = 1) -> list[Fraction]:
-    """The exact Shapley values of ``U(S) = ⟨m_S, r⟩ − (h/2)‖m_S‖²`` over c players, from
-    ``alignments[i] = ⟨s_i, r⟩`` and the Gram matrix ``gram[i][j] = ⟨s_i, s_j⟩`` (c × c)."""
-    c = len(alignments)
-    if len(gram) != c or any(len(row) != c for row in gram):
-        raise RuleInputError(f"{c} alignments need a {c} × {c} Gram matrix")
-    h = Fraction(h)
-    if h <= 0:
-        raise RuleInputError(f"h must be positive, got {h}")
-    if c == 0:
-        return []
-    coefficients = _fractions(c, h)
-    return [sum((q * x for q, x in zip(coefficients, _basis(alignments, gram, i))), Fraction(0)) for i in range(c)]
 
 
 @dataclass(frozen=True)
@@ -367,6 +300,17 @@ def _check_order(order: Sequence[int] | None, active: Sequence[bool]) -> tuple[i
     return ranks
 
 
+def _numerators(const: ScoreConstants, members: list[int], rows: dict[int, tuple[int, ...]], align: dict[int, int],
+                norms: dict[int, int], total: list[int], a_g: int, t_g: int, n: int) -> list[int]:
+    """``N_i = D · φ_i`` per slot (0 outside G): the closed form's constants times its basis."""
+    d_g = sum(norms[i] for i in members)
+    numerators = [0] * n
+    for i in members:
+        basis = (align[i], a_g, norms[i], _dot(rows[i], total), d_g, t_g)
+        numerators[i] = sum(q * x for q, x in zip(const.coefficients, basis))
+    return numerators
+
+
 def reference_round(
     sketches: Sequence[Sketch | None],
     rejected: Sequence[bool] | None = None,
@@ -403,11 +347,8 @@ def reference_round(
     total = [sum(rows[i][j] for i in members) for j in range(k)]
     pairs = [divmod(t, c) for t in total] if c else [(0, 0)] * k  # floor toward -inf
     const = score_constants(c, params.h_num, params.h_den)
-    a_g, d_g, t_g = _dot(total, r), sum(norms[i] for i in members), _dot(total, total)
-    numerators = [0] * n
-    for i in members:
-        basis = (align[i], a_g, norms[i], _dot(rows[i], total), d_g, t_g)
-        numerators[i] = sum(q * x for q, x in zip(const.coefficients, basis))
+    a_g, t_g = _dot(total, r), _dot(total, total)
+    numerators = _numerators(const, members, rows, align, norms, total, a_g, t_g, n)
     h = params.h
     utility = Fraction(a_g, c) - h / 2 * Fraction(t_g, c * c) if c else Fraction(0)
     return ReferenceRoundResult(

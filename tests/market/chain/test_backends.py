@@ -57,8 +57,10 @@ def test_backend_dev_accounts_are_the_mnemonic_accounts_and_funded(backend):
 
 @pytest.mark.parametrize("seconds", [1, 3600])
 def test_backend_increase_time_moves_the_clock_and_mines(backend, seconds):
-    # Prepare
+    # Prepare: a fresh block first, so "before" is now and not when the shared node last mined
+    # (anvil stamps the next block with the wall clock plus the offset: an idle gap would count)
     _, chain = backend
+    chain.increase_time(0)
     before, block = chain.timestamp(), chain.block_number()
 
     # Execute
