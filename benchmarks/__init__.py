@@ -6,7 +6,7 @@ of ``RESULTS.md``) have ``run(quick=…) -> Section``:
 | module | script | measures |
 |---|---|---|
 | :mod:`benchmarks.overhead` | ``scripts/bench_overhead.py`` | time of each step of a round, vs Flower FedAvg on the same partitions; gas per call |
-| :mod:`benchmarks.robustness` | ``scripts/bench_robustness.py`` | final accuracy and detection under five attacks, vs Flower FedAvg, Krum, FedMedian, FedTrimmedAvg |
+| :mod:`benchmarks.robustness` | ``scripts/bench_robustness.py`` | final accuracy, attackers' paid share and honest false flags under every attack simulator (old and omniscient, backdoor) at 10/30/45 %, vs Flower FedAvg, Krum, MultiKrum, Bulyan, FedMedian, FedTrimmedAvg; sybil inflation (:mod:`benchmarks.sybil`) |
 | :mod:`benchmarks.fairness` | ``scripts/bench_fairness.py`` | Spearman with exact validation Shapley and wall time of the provable score, LOO, TMC, GTG |
 | :mod:`benchmarks.scale` | ``scripts/bench_scale.py`` | aggregator time and peak memory for n trainers and d parameters |
 | :mod:`benchmarks.zk_table` | ``scripts/bench_zk.py`` (:mod:`benchmarks.zk_costs`) | the zk proving table, beside the gas of every call |

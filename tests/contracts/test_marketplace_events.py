@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from market.artifacts import load_artifact
+from market.marketplace import deploy_contract
 from market.types import SLASH_SINK, CreditKind
 from tests.contracts.conftest import REWARD, STAKE, credits_by_kind, digest_of, event_names
 
@@ -74,6 +75,11 @@ def test_events_log_holds_every_declared_event(drive, make_task, market, actors)
     aborted = drive("started")
     aborted.pass_publish_deadline(0)
     aborted.abort()
+    reference = drive("started", verifier=deploy_contract(market.chain, "ReferenceHashCheckVerifier",
+                                                          actors.owner).contract_address)
+    market.commit_reference(actors.aggregator, reference.task_id, 0, digest_of("reference"))
+    reference.close(0)  # nobody submitted: the round may still get its reference sketch
+    market.commit_reference_sketch(actors.aggregator, reference.task_id, 0, 7)
 
     # Assert: the chain's log has at least one of every event the ABI declares
     declared = {e["name"] for e in load_artifact("Marketplace")["abi"] if e["type"] == "event"}

@@ -543,7 +543,9 @@ class MarketMachine(RuleBasedStateMachine):
         for trainer in members:
             self._join(task_id, trainer)
         self._start(task_id, self.owners[0])
-        for trainer in members:
+        self._submit(task_id, members[0])
+        self._submit(task_id, members[1], bad="duplicate digest")  # refused: the digest is taken
+        for trainer in members[1:]:
             self._submit(task_id, trainer)
         self._close(task_id, self.outsider)
         for trainer in members[:2]:
@@ -556,6 +558,35 @@ class MarketMachine(RuleBasedStateMachine):
         self._contest(task_id, members[2], 0)
         self._finalize(task_id, self.outsider)
         assert self.market.get_task(task_id).state is TaskState.FINISHED, "the scripted task did not finish"
+        self._scripted_reference()
+
+    def _scripted_reference(self):
+        """Once per run: a reference task whose first submission waits for the digest, whose digest
+        comes once, whose sketch commitment comes after close, and which publishes with it."""
+        self._create(self.owners[1], reward=10**6, stake=0, rounds=1, min_trainers=2, extra=0, strikes=2,
+                     verified="reference", join_window=150, invalid=None)
+        task_id, members = self.tasks[-1], self.trainers[3:5]
+        for trainer in members:
+            self._join(task_id, trainer)
+        self._start(task_id, self.owners[1])
+        self._submit(task_id, members[0])  # refused: no reference yet
+        self._commit_reference(task_id, self.aggregator, "sketch")  # refused: not closed, no digest
+        self._commit_reference(task_id, self.aggregator, "digest")
+        self._commit_reference(task_id, self.aggregator, "digest")  # refused: fixed once
+        for trainer in members:
+            self._submit(task_id, trainer)
+            self._commit_reference(task_id, self.aggregator, "digest")  # refused
+        self._close(task_id, self.outsider)
+        for trainer in members:
+            self._commit(task_id, trainer)
+        self._commit_reference(task_id, self.aggregator, "sketch")
+        scores = [3, 4]
+        proof = hash_proof(self.market, task_id, 0, flags=0, rejections=0, scores=scores, aggregate=0)
+        pub = RoundPublication(global_model_cid=f"bafy-global-{task_id}-0", flags=[False, False],
+                               rejections=[False, False], scores=scores, proof=proof)
+        self._attempt("publishRound", True, lambda: self.market.publish_round(self.aggregator, task_id, 0, pub))
+        self._finalize(task_id, self.outsider)
+        assert self.market.get_task(task_id).state is TaskState.FINISHED, "the scripted reference task did not finish"
 
     @precondition(lambda self: len(self.tasks) < MAX_TASKS)
     @rule(data=st.data(), invalid=st.sampled_from([None] * 6 + ["zero reward", "no aggregator", "zero strikes",
