@@ -5,8 +5,9 @@ global model (what :mod:`benchmarks.reference_study` does, shared by the robustn
 fairness benchmarks).
 
 The root set is 10 samples per class of the validation split (drawn with ``seed + 7``); the
-reference is :func:`~benchmarks.kit.local_update` on it from the round's global model, with no
-attack and the trainer seed :data:`ROOT_SEED`; every update and the reference are sketched with
+reference is the aggregator's own (:func:`aggregator.evaluation.make_reference_trainer`: the
+task's recipe on the whole root set from the round's global model, CPU, one thread, the
+service's seed), so the benchmarks measure the reference the service commits; every update and the reference are sketched with
 :func:`~zk.protocol.sketch.sketch_update` (the round's seed, k = the task's ``sketch_k``). The
 rule's parameters are :class:`~zk.protocol.reference_rule.ReferenceRuleParams`' defaults (h = 1/2,
 γ = 0, β = 4, δ = 0.99), the task spec's defaults too.
@@ -20,18 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from aggregator.aggregation import apply_to, fedavg
-from benchmarks.kit import DigitsTask, local_update
-from trainers.attacks import AttackPlan
+from aggregator.evaluation import make_reference_trainer
+from benchmarks.kit import DigitsTask
+from market.root_set import RootSet
 from trainers.data import Dataset
 from zk.protocol.reference_rule import ReferenceRoundResult, ReferenceRuleParams, reference_round
 from zk.protocol.rule import provable_round, tau_fraction
 from zk.protocol.sketch import SketchParams, sketch_update
 
-__all__ = ["DUPLICATES_OFF", "ROOT_PER_CLASS", "ROOT_SEED", "RoundSketches", "median_scores", "reference_step",
+__all__ = ["DUPLICATES_OFF", "ROOT_PER_CLASS", "RoundSketches", "median_scores", "reference_step",
            "reference_update", "root_set", "sketch_round", "validation_halves"]
 
 ROOT_PER_CLASS = 10
-ROOT_SEED = 999_983
 #: The rule with the duplicate flag off (δ ≥ 1), for the sybil table.
 DUPLICATES_OFF = ReferenceRuleParams(dup_num=2, dup_den=1)
 
@@ -60,8 +61,8 @@ def validation_halves(task: DigitsTask, seed: int) -> tuple[Dataset, Dataset]:
 
 
 def reference_update(task: DigitsTask, state: Update, root: Dataset, round_: int) -> dict[str, np.ndarray]:
-    """The round's reference: the task's recipe on the root set from ``state``, no attack."""
-    return local_update(task, state, root, AttackPlan(), trainer_seed=ROOT_SEED, round_=round_)[0]
+    """The round's reference: the service's reference trainer on the root set from ``state``."""
+    return make_reference_trainer(task.spec, RootSet(root.X, root.y))(state, round_)
 
 
 @dataclass(frozen=True)
