@@ -20,7 +20,8 @@ NOT_MEASURED = "not measured in this run"
 
 
 ROUND_CALLS = {"submitUpdate": "trainer", "commitSketch": "trainer", "closeSubmissions": "aggregator",
-               "publishRound": "aggregator", "revealEvidenceKey": "aggregator"}
+               "publishRound": "aggregator", "revealEvidenceKey": "aggregator", "commitReference": "aggregator",
+               "commitReferenceSketch": "aggregator"}
 
 
 def gas_per_call(gas: GasReport, n: int, rounds: int, *, verified: bool) -> Table:

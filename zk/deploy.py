@@ -24,7 +24,7 @@ from web3 import Web3
 from market.chain.base import ChainBackend
 from market.gas import GasReport
 from market.marketplace import deploy_contract, send_transaction
-from zk.keys import RoundKeys, development_keys
+from zk.keys import RoundKeys, keys_for
 from zk.protocol.reference_rule import ReferenceRuleParams
 from zk.reference_circuit import ReferenceShape, pack_params
 from zk.round_circuit import RoundShape
@@ -109,10 +109,7 @@ def deploy_round_verifier_full(chain: ChainBackend, deployer: LocalAccount, *, n
                                log: Callable[[str], None] | None = None) -> RoundVerifierDeployment:
     """:func:`deploy_round_verifier`, returning both addresses and the key's label."""
     shape = RoundShape(n, k)
-    if keys is None:
-        keys = development_keys(shape, cache=cache, log=log)
-    elif keys.shape != shape:
-        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    keys = keys_for(shape, keys, cache=cache, log=log)
     if log is not None:
         log(f"deploying the round verifier for {keys.describe()}")
     groth16, gas_v = deploy_groth16_verifier(chain, deployer, keys, gas_report=gas_report, log=log)
@@ -146,10 +143,7 @@ def deploy_reference_verifier(chain: ChainBackend, deployer: LocalAccount, *, sh
     if (params.h_num, params.h_den) != (shape.h_num, shape.h_den):
         raise ValueError(f"the rule's h = {params.h_num}/{params.h_den} but the circuit {shape.name} fixes "
                          f"h = {shape.h_num}/{shape.h_den}")
-    if keys is None:
-        keys = development_keys(shape, cache=cache, log=log)
-    elif keys.shape != shape:
-        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    keys = keys_for(shape, keys, cache=cache, log=log)
     if log is not None:
         log(f"deploying the root-of-trust verifier for {keys.describe()}")
     groth16, gas_v = deploy_groth16_verifier(chain, deployer, keys, gas_report=gas_report, log=log)

@@ -55,6 +55,7 @@ __all__ = [
     "forget_loaded_keys",
     "groth16py_module",
     "key_directory",
+    "keys_for",
 ]
 
 CACHE_ENV = "MARKET_ZK_CACHE"
@@ -284,6 +285,17 @@ def development_keys(shape: RoundShape, *, cache: Path | str | None = None, crea
         shutil.rmtree(work, ignore_errors=True)
         raise
     return _load(shape, folder, proving_key=pk)
+
+
+def keys_for(shape: RoundShape, keys: RoundKeys | None = None, *, cache: Path | str | None = None,
+             log: Log | None = None) -> RoundKeys:
+    """``keys``, checked to be for ``shape`` (ValueError otherwise), or the cached development key
+    of ``shape`` (made if missing): what a prover or a deployment of that circuit uses."""
+    if keys is None:
+        return development_keys(shape, cache=cache, log=log)
+    if keys.shape != shape:
+        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    return keys
 
 
 def ceremony_keys(shape: RoundShape, zkey: Path | str, *, cache: Path | str | None = None) -> RoundKeys:

@@ -32,7 +32,7 @@ from typing import Any
 
 from market.tracing import traced
 from zk.exceptions import UnsatisfiableWitnessError, WitnessInputError
-from zk.keys import RoundKeys, development_keys, groth16py_module
+from zk.keys import RoundKeys, groth16py_module, keys_for
 from zk.protocol.commitment import aggregate_commitment, sketch_commitment
 from zk.protocol.reference_rule import SKETCH_BOUND, ReferenceRoundResult
 from zk.protocol.rule import ProvableRoundResult
@@ -145,10 +145,7 @@ def make_round_prover(*, n: int = 16, k: int = 32, keys: RoundKeys | None = None
     development key, made if missing; it must be the key the task's verifier was deployed
     for). Call it as ``prover(task_id, round, outcome, stored_commitments, seed, intakes)``."""
     shape = RoundShape(n, k)
-    if keys is None:
-        keys = development_keys(shape, cache=cache, log=log)
-    elif keys.shape != shape:
-        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    keys = keys_for(shape, keys, cache=cache, log=log)
     return RoundProver(keys, log=log)
 
 
@@ -231,8 +228,5 @@ def make_reference_prover(*, shape: ReferenceShape, keys: RoundKeys | None = Non
     """The aggregator's prover for ``ReferenceRound(N, K, H_NUM, H_DEN)`` with ``keys`` (default:
     the cached development key of ``shape``, made if missing; it must be the key the task's
     ReferenceRoundVerifier was deployed for)."""
-    if keys is None:
-        keys = development_keys(shape, cache=cache, log=log)
-    elif keys.shape != shape:
-        raise ValueError(f"the keys are for {keys.shape.name}, not {shape.name}")
+    keys = keys_for(shape, keys, cache=cache, log=log)
     return ReferenceProver(keys, log=log)
