@@ -110,9 +110,7 @@ class ReferenceFiles:
         if path.exists():
             return reference_from_bytes(path.read_bytes())
         update = compute()
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(reference_to_bytes(update))
-        os.replace(tmp, path)
+        _replace(path, reference_to_bytes(update))
         return update
 
     def salt(self, round_: int) -> int | None:
@@ -120,7 +118,11 @@ class ReferenceFiles:
         return int(path.read_text().strip()) if path.exists() else None
 
     def save_salt(self, round_: int, salt: int) -> None:
-        path = self._path(round_, "reference-salt")
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(f"{int(salt)}\n")
-        os.replace(tmp, path)
+        _replace(self._path(round_, "reference-salt"), f"{int(salt)}\n".encode())
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

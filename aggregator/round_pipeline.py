@@ -66,11 +66,20 @@ class RoundOutcome:
     accuracy_before: float | None = None
     reference_result: ReferenceRoundResult | None = None
     """The reference rule's values (None for the other detectors): what the proof covers."""
-    reference_sketch: list[int] | None = None
-    reference_salt: int | None = None
+    reference: ReferenceSketch | None = None
+    """The round's reference sketch, salt, commitment and digest (the reference rule only)."""
     order: list[int] | None = None
     """Per slot its rank among the round's submissions (the chain's); the reference rule flags only
     the later member of a near-duplicate pair."""
+
+
+    @property
+    def reference_sketch(self) -> list[int] | None:
+        return None if self.reference is None else list(self.reference.sketch)
+
+    @property
+    def reference_salt(self) -> int | None:
+        return None if self.reference is None else self.reference.salt
 
 
 def _flat(tensors: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -85,9 +94,6 @@ class _Judgement:
     aggregate: Sequence[int]
     scores: list[int]
     reference_result: ReferenceRoundResult | None
-
-    def __iter__(self):
-        return iter((self.flags, self.labels, self.accepted, self.aggregate, self.scores, self.reference_result))
 
 
 def _label(flagged: bool, why: str, rejected: bool, sketch: Sequence[int] | None) -> str:
@@ -147,7 +153,7 @@ def assess_round(
 
     judged = _judge(intakes, rejected, sketches, provable, scoring=scoring, history=history, reference=reference,
                     order=order)
-    flags, labels, accepted, scores_aggregate, scores, reference_result = judged
+    accepted = judged.accepted
 
     accumulator = FedAvgAccumulator(dtype=dtype)
     for i, it in enumerate(intakes):
@@ -157,11 +163,11 @@ def assess_round(
         k: np.array(v, copy=True) for k, v in global_state.items()}
 
     outcome = RoundOutcome(
-        flags=flags, rejections=rejected, scores=[int(s) for s in scores], aggregate=[int(v) for v in scores_aggregate],
-        aggregate_commitment=aggregate_commitment(list(scores_aggregate)), labels=labels, provable=provable,
-        new_global=new_global, accepted=accepted, reference_result=reference_result,
-        reference_sketch=None if reference is None else list(reference.sketch),
-        reference_salt=None if reference is None else reference.salt,
+        flags=judged.flags, rejections=rejected, scores=[int(s) for s in judged.scores],
+        aggregate=[int(v) for v in judged.aggregate], aggregate_commitment=aggregate_commitment(list(judged.aggregate)),
+        labels=judged.labels, provable=provable, new_global=new_global, accepted=accepted,
+        reference_result=judged.reference_result,
+        reference=reference,
         order=None if order is None else list(order),
     )
     if evaluate is not None:

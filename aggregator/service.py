@@ -226,13 +226,13 @@ class AggregatorNode:
         """The reference's sketch under the round's seed, committed on chain (once; the salt is
         saved before the transaction, so a restart opens the same commitment). A task whose
         contract takes no reference (trusted aggregator) gets the sketch alone."""
-        update = self._reference_update(round_)
-        if not self.market.get_task(self.task_id).uses_reference:
-            return sketch_reference(update, info.seed, self.spec.scoring.sketch_k)
-        if reference_digest(update) != bytes(info.reference_digest):
+        on_chain = self.market.get_task(self.task_id).uses_reference
+        sketch = sketch_reference(self._reference_update(round_), info.seed, self.spec.scoring.sketch_k,
+                                  self.references.salt(round_) if on_chain else None)
+        if not on_chain:
+            return sketch
+        if sketch.digest != bytes(info.reference_digest):
             raise ReferenceUnavailableError(f"round {round_}: this node's reference is not the one committed on chain")
-        salt = self.references.salt(round_)
-        sketch = sketch_reference(update, info.seed, self.spec.scoring.sketch_k, salt)
         if info.reference_commitment == 0:
             self.references.save_salt(round_, sketch.salt)
             self.market.commit_reference_sketch(self.account, self.task_id, round_, sketch.commitment)
@@ -304,8 +304,7 @@ class AggregatorNode:
             task_id=self.task_id, round_=round_, spec=spec, seed=info.seed, trainers=trainers, submissions=submissions,
             intakes=intakes, outcome=outcome, model_cid=model_cid, previous_cid=previous_cid,
             proof_seconds=proof_seconds, proof=proof, verifier_key=self._key_document() if proof else None,
-            streamed=stream, reference_digest=reference.digest if reference else None,
-            reference_commitment=reference.commitment if reference else 0)
+            streamed=stream)
         transcript_cid = self.storage.put(transcript.to_json())
         self.storage.pin(transcript_cid)
         saved = SavedRound(

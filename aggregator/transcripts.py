@@ -33,13 +33,13 @@ def _row(slot: int, trainer: str, sub: SubmissionInfo, it: IntakeResult | None, 
     )
 
 
-def _reference(outcome: RoundOutcome, digest: bytes | None, commitment: int) -> ReferenceRecord | None:
-    result = outcome.reference_result
-    if result is None or outcome.reference_sketch is None or outcome.reference_salt is None:
+def _reference(outcome: RoundOutcome) -> ReferenceRecord | None:
+    result, reference = outcome.reference_result, outcome.reference
+    if result is None or reference is None:
         return None
     return ReferenceRecord(
-        digest="0x" + (digest or b"").hex(), sketch=list(outcome.reference_sketch), salt=outcome.reference_salt,
-        commitment=commitment, norm=result.reference_norm, reasons=[r.name.lower() for r in result.reasons],
+        digest="0x" + reference.digest.hex(), sketch=list(reference.sketch), salt=reference.salt,
+        commitment=reference.commitment, norm=result.reference_norm, reasons=[r.name.lower() for r in result.reasons],
         alignments=list(result.alignments))
 
 
@@ -48,11 +48,10 @@ def build_transcript(*, task_id: int, round_: int, spec: TaskSpec, seed: int, tr
                      submissions: Sequence[SubmissionInfo], intakes: Sequence[IntakeResult | None],
                      outcome: RoundOutcome,
                      model_cid: str, previous_cid: str | None, proof_seconds: float | None, proof: bytes = b"",
-                     verifier_key: Mapping[str, Any] | None = None, streamed: bool = False,
-                     reference_digest: bytes | None = None, reference_commitment: int = 0) -> RoundTranscript:
+                     verifier_key: Mapping[str, Any] | None = None, streamed: bool = False) -> RoundTranscript:
     """The round's transcript from the chain's submissions, the intake verdicts (one per slot,
-    None where nothing was submitted) and the assessed outcome (with the reference rule, the
-    reference's digest and commitment as the chain holds them)."""
+    None where nothing was submitted) and the assessed outcome (with the reference rule, its
+    reference: digest, sketch, salt, commitment)."""
     p = outcome.provable
     rows = [_row(slot, trainer, sub, it, outcome.labels[slot])
             for slot, (trainer, sub, it) in enumerate(zip(trainers, submissions, intakes))]
@@ -65,5 +64,5 @@ def build_transcript(*, task_id: int, round_: int, spec: TaskSpec, seed: int, tr
         validation_shapley=outcome.shapley, accuracy_before=outcome.accuracy_before,
         accuracy_after=outcome.accuracy, proof_seconds=proof_seconds, proof=proof.hex() if proof else None,
         verifier=None if verifier_key is None else dict(verifier_key), streamed=streamed,
-        reference=_reference(outcome, reference_digest, reference_commitment),
+        reference=_reference(outcome),
     ))
