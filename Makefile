@@ -43,3 +43,10 @@ compile: install
 
 clean-venv:
 	rm -rf $(VENV) node_modules
+
+# The intake fuzz, long mode (issue 12): MARKET_FUZZ_CASES malformed submissions (default 10,000)
+# through intake on the embedded store; prints the count per reason code, fails on any case
+# that escapes, is accepted, or gets a reason outside its family's. CI runs 500 (tests/aggregator).
+.PHONY: fuzz
+fuzz: install
+	$(PY) -m benchmarks.intake_fuzz

@@ -2,7 +2,9 @@
 contribution scoring, streaming FedAvg, round publication, the service loop and the audit.
 
 One algorithm a module behind thin classes: :mod:`aggregator.intake` (digest, decryption,
-package and sketch checks, each failure a rejection with a reason), :mod:`aggregator.detectors`
+package and sketch checks, each failure a rejection with a reason) and
+:mod:`aggregator.round_intake` (a round's submissions fetched in parallel, progress saved),
+:mod:`aggregator.detectors`
 (the provable rule, Multi-Krum, MUD-HoG), :mod:`aggregator.scoring` (the paid provable score;
 exact, truncated Monte Carlo and GTG Shapley and leave-one-out, reported only),
 :mod:`aggregator.aggregation` (sample-weighted FedAvg), :mod:`aggregator.round_pipeline` (one
@@ -26,6 +28,7 @@ __all__ = [
     "exceptions",
     "intake",
     "reference",
+    "round_intake",
     "round_pipeline",
     "scoring",
     "service",

@@ -24,6 +24,12 @@ Checks, per round:
 5. for a zk-verified task, the proof in the publishRound calldata verifies again with the
    independent py_ecc verifier, under the key the on-chain verifier was generated from
    (:func:`zk.onchain.check_published_proof`), on public inputs built from chain data.
+
+Every read is bounded (the spec by :data:`~market.task_spec.MAX_SPEC_BYTES`, the transcript by
+:data:`~zk.protocol.transcript.MAX_TRANSCRIPT_BYTES`, an envelope by the spec's package limit plus
+the envelope's overhead), and content that cannot be read (missing, no file, over its bound) is a
+failed check with the reason, never a crash. Envelopes open under their slot's context (chain id,
+this Marketplace, task, round, trainer), as the aggregator opened them.
 """
 
 from __future__ import annotations
@@ -33,18 +39,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aggregator.intake import Refusal, RejectionReason, check_digest, check_sketch, open_envelope
+from aggregator.intake import (
+    Refusal,
+    RejectionReason,
+    check_digest,
+    check_sketch,
+    envelope_bound,
+    open_envelope,
+    read_envelope,
+)
 from aggregator.reference import ReferenceTrainer, check_reference, reference_params
 from market.marketplace import Marketplace
 from market.model_state import param_spec, round_start_state
-from market.storage import Storage
-from market.task_spec import TaskSpec
+from market.storage import ContentFault, Storage, StorageError, TooLarge
+from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 from market.types import RoundInfo, SubmissionInfo, TaskInfo, mask_to_bits
 from zk.protocol.commitment import aggregate_commitment, sketch_commitment
 from zk.protocol.reference_rule import reference_round
 from zk.protocol.rule import provable_round, tau_fraction
 from zk.protocol.sketch import SketchParams
-from zk.protocol.transcript import RoundTranscript, SubmissionRow, TranscriptError
+from zk.protocol.transcript import MAX_TRANSCRIPT_BYTES, RoundTranscript, SubmissionRow, TranscriptError
+
+_UNREADABLE = {RejectionReason.UNAVAILABLE: ContentFault, RejectionReason.TOO_LARGE: TooLarge}
+"""The read failures that back a rejection for these reasons when the auditor meets them too."""
 
 __all__ = ["Check", "RoundAudit", "audit_round", "audit_task"]
 
@@ -134,13 +151,14 @@ def _read_round(market: Marketplace, storage: Storage, task: TaskInfo, round_: i
         audit.add("transcript recorded on chain", False, "the aggregator recorded no transcript CID")
         return None
     try:
-        transcript = RoundTranscript.from_json(storage.get(recorded[0]["transcriptCid"]))
-    except TranscriptError as exc:
-        audit.add("transcript is a round transcript", False, str(exc))
+        transcript = RoundTranscript.from_json(storage.get(recorded[0]["transcriptCid"],
+                                                           max_bytes=MAX_TRANSCRIPT_BYTES))
+        spec = TaskSpec.from_json(storage.get(task.config.spec_cid, max_bytes=MAX_SPEC_BYTES))
+    except (TranscriptError, StorageError) as exc:
+        audit.add("transcript and spec can be read", False, str(exc))
         return None
-    public = _PublicRound(task_id, round_, info, [int(s) for s in published["scores"]],
-                          TaskSpec.from_json(storage.get(task.config.spec_cid)), market.get_trainers(task_id),
-                          transcript, task.uses_reference)
+    public = _PublicRound(task_id, round_, info, [int(s) for s in published["scores"]], spec,
+                          market.get_trainers(task_id), transcript, task.uses_reference)
     audit.add("transcript names this task, round and seed",
               (transcript.task_id, transcript.round, transcript.seed) == (task_id, round_, info.seed))
     audit.add("transcript names the published global model", transcript.global_model_cid == info.global_model_cid)
@@ -158,9 +176,10 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
                  if e["args"]["round"] == round_}
     rejections = mask_to_bits(public.info.rejections, len(public.trainers))
     sketches: list[list[int] | None] = [None] * len(public.trainers)
-    checks = dict(param_spec=param_spec(spec.model, dtype=spec.training.dtype), task_id=task_id, round_=round_,
-                  max_bytes=spec.limits.max_update_bytes, max_norm=spec.limits.max_update_norm,
-                  seed=public.info.seed, sketch_params=SketchParams(k=spec.scoring.sketch_k))
+    checks = dict(param_spec=param_spec(spec.model, dtype=spec.training.dtype), chain_id=market.chain.chain_id,
+                  contract=market.address, task_id=task_id, round_=round_, max_bytes=spec.limits.max_update_bytes,
+                  max_norm=spec.limits.max_update_norm, seed=public.info.seed,
+                  sketch_params=SketchParams(k=spec.scoring.sketch_k))
     for slot, (trainer, row) in enumerate(zip(public.trainers, public.transcript.submissions)):
         sub = market.get_submission(task_id, round_, trainer)
         same = (row.submitted == sub.submitted and (not sub.submitted or (
@@ -176,7 +195,8 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
             audit.add(f"slot {slot}: sketch opens the trainer's commitment", opens)
             sketches[slot] = sketch if opens else None
             continue
-        envelope, slot_checks = storage.get(sub.update_cid), {**checks, "trainer": trainer}
+        envelope, slot_checks = read_envelope(storage, sub.update_cid, spec.limits.max_update_bytes), {
+            **checks, "trainer": trainer}
         key = revealed.get(trainer) or contested.get(trainer)
         verdict = _check_rejection(envelope, sub, row, key, slot_checks)
         audit.add(f"slot {slot}: rejection ({row.verdict}) reproduces", *verdict)
@@ -187,11 +207,17 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
     return sketches
 
 
-def _check_rejection(envelope: bytes, sub: SubmissionInfo, row: SubmissionRow, key: bytes | None,
+def _check_rejection(envelope: bytes | Exception, sub: SubmissionInfo, row: SubmissionRow, key: bytes | None,
                      checks: dict[str, Any]) -> tuple[bool, str]:
     """Check 3 for one rejected slot: intake's own stages (:mod:`aggregator.intake`) run again
     with the evidence key revealed on chain. Stored bytes that miss the digest back any
-    rejection, and so does a missing commitment for ``no-sketch-commitment``, key or not."""
+    rejection, and so does a missing commitment for ``no-sketch-commitment``, key or not.
+    ``envelope``: the bytes, or the exception reading them raised (bounded by
+    :func:`~aggregator.intake.envelope_bound`), which backs ``unavailable`` and ``too-large``."""
+    if isinstance(envelope, Exception):
+        backed = isinstance(envelope, _UNREADABLE.get(row.verdict, ())) and (
+            row.verdict == RejectionReason.TOO_LARGE or not isinstance(envelope, TooLarge))
+        return backed, f"the stored bytes cannot be read (bound {envelope_bound(checks['max_bytes']):,}): {envelope}"
     try:
         check_digest(envelope, sub.update_digest)
     except Refusal:
@@ -208,6 +234,9 @@ def _check_rejection(envelope: bytes, sub: SubmissionInfo, row: SubmissionRow, k
                      sketch_params=checks["sketch_params"])
     except Refusal as refused:
         return refused.reason == row.verdict, f"intake refuses it again: {refused.reason} ({refused.detail})"
+    except Exception as exc:  # noqa: BLE001 - what made the aggregator's intake fail must not stop the audit
+        detail = f"intake fails again: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        return row.verdict == RejectionReason.INTAKE_ERROR, detail
     return False, "the package is valid: the rejection is not backed"
 
 

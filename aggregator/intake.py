@@ -21,6 +21,20 @@ updates would not fit the aggregator's memory budget is taken in *streaming* mod
 its checks (:meth:`IntakeResult.release`) and reads them again, one at a time, when FedAvg needs
 them (:meth:`IntakeResult.load_tensors`: fetch, digest, decrypt, package checks again), so the
 round holds O(d) instead of O(n·d), for one more fetch and decryption per accepted update.
+
+Intake cannot crash on a submission: every exception a submission causes becomes a rejection
+(an unexpected one ``intake-error``, its type in the detail), reads are bounded by the package
+limit plus the envelope's overhead (over it: ``too-large``), and only a storage node that does not
+answer (:class:`~market.storage.StorageUnavailable`) propagates, for the service to retry.
+A round's intake (:func:`intake_round`, in :mod:`aggregator.round_intake`) fetches the
+submissions in parallel, checks them in slot order and saves each verdict as it is made.
+
+Envelopes are bound to their slot (:class:`market.encryption.EnvelopeContext`: chain id,
+contract, task, round, trainer), so a copy of another slot's envelope is ``undecryptable`` and
+no key of it is derived; nor is one for bytes that miss their own on-chain digest
+(``wrong-digest`` is decided before any key is derived); and a round keeps no evidence key for
+an envelope whose digest another slot also submitted
+(:func:`aggregator.round_intake.withhold_shared_digests`).
 """
 
 from __future__ import annotations
@@ -35,16 +49,31 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from aggregator.exceptions import UpdateReloadError
-from market.encryption import EncryptionError, decrypt_with_evidence_key, envelope_digest, evidence_key
-from market.storage import BlockCorrupted, DagFormatError, InvalidCid, NotFound, Storage
+from market.encryption import (
+    OVERHEAD,
+    EncryptionError,
+    EnvelopeContext,
+    decrypt_with_evidence_key,
+    envelope_digest,
+    evidence_key,
+)
+from market.storage import ContentFault, Storage, StorageUnavailable, TooLarge
 from market.tracing import traced
-from market.update_package import UpdateMetadata, UpdatePackage, UpdatePackageError, load_update_package
+from market.update_package import (
+    PackageTooLarge,
+    UpdateMetadata,
+    UpdatePackage,
+    UpdatePackageError,
+    load_update_package,
+)
 from zk.protocol.commitment import sketch_commitment
 from zk.protocol.sketch import SketchParams, sketch_update
 
 __all__ = [
+    "INTAKE_ERROR",
     "NO_COMMITMENT",
     "SKETCH_MISMATCH",
+    "TOO_LARGE",
     "UNAVAILABLE",
     "UNDECRYPTABLE",
     "WRONG_DIGEST",
@@ -53,10 +82,15 @@ __all__ = [
     "RejectionReason",
     "check_digest",
     "check_sketch",
+    "check_fetched",
     "check_submission",
+    "envelope_bound",
     "fetch_and_check",
     "intake_round",
     "open_envelope",
+    "read_envelope",
+    "reloader",
+    "slot_context",
     "update_bytes",
 ]
 
@@ -75,9 +109,17 @@ class RejectionReason(StrEnum):
     """The trainer committed no sketch before the sketch deadline."""
     SKETCH_MISMATCH = "sketch-mismatch"
     """The committed sketch is not the sketch of the submitted update."""
+    TOO_LARGE = PackageTooLarge.reason
+    """The stored content is over the package limit plus the envelope's overhead (the package's
+    own ``too-large``: the storage refused to read past the bound)."""
+    INTAKE_ERROR = "intake-error"
+    """Checking the submission raised an unexpected exception (its type in the detail), or
+    stopped the aggregator :data:`aggregator.round_intake.MAX_CHECK_ATTEMPTS` times."""
 
 
 UNAVAILABLE = RejectionReason.UNAVAILABLE
+TOO_LARGE = RejectionReason.TOO_LARGE
+INTAKE_ERROR = RejectionReason.INTAKE_ERROR
 WRONG_DIGEST = RejectionReason.WRONG_DIGEST
 UNDECRYPTABLE = RejectionReason.UNDECRYPTABLE
 NO_COMMITMENT = RejectionReason.NO_COMMITMENT
@@ -133,6 +175,8 @@ def check_submission(
     commitment: int,
     private_key: X25519PrivateKey,
     param_spec: Mapping[str, tuple],
+    chain_id: int,
+    contract: str,
     task_id: int,
     round_: int,
     seed: int,
@@ -140,40 +184,81 @@ def check_submission(
     max_bytes: int,
     max_norm: float,
 ) -> IntakeResult:
-    """Check one submission's stored bytes against everything the chain and the spec say."""
+    """Check one submission's stored bytes against everything the chain and the spec say. Never
+    raises for the submission's sake: an unexpected exception is an ``intake-error`` rejection."""
     result = IntakeResult(slot=slot, trainer=trainer)
     try:
         key, package = open_envelope(envelope, digest=digest, private_key=private_key, param_spec=param_spec,
-                                     task_id=task_id, round_=round_, trainer=trainer, max_bytes=max_bytes,
-                                     max_norm=max_norm)
-    except Refusal as refused:
-        result.evidence_key = refused.evidence_key
-        return _reject(result, refused.reason, refused.detail)
-    result.evidence_key = key
-    result.metadata, result.tensors = package.metadata, package.tensors
-    result.salt = int.from_bytes(package.metadata.salt, "big")
-    try:
+                                     chain_id=chain_id, contract=contract, task_id=task_id, round_=round_,
+                                     trainer=trainer, max_bytes=max_bytes, max_norm=max_norm)
+        result.evidence_key = key
+        result.metadata, result.tensors = package.metadata, package.tensors
+        result.salt = int.from_bytes(package.metadata.salt, "big")
         result.sketch = check_sketch(package, commitment=commitment, seed=seed, sketch_params=sketch_params)
     except Refusal as refused:
+        result.evidence_key = refused.evidence_key or result.evidence_key
         result.sketch = refused.sketch
         return _reject(result, refused.reason, refused.detail)
+    except Exception as exc:  # noqa: BLE001 - no submission may stop the aggregator
+        result.evidence_key = None  # the check did not finish: nothing it backs is revealed
+        return _reject(result, INTAKE_ERROR, _describe(exc))
     result.evidence_key = None  # accepted: nothing to reveal
     return result
 
 
+def envelope_bound(max_bytes: int) -> int:
+    """The most bytes intake reads for one submission: the package limit plus the envelope's overhead."""
+    return max_bytes + OVERHEAD
+
+
 @traced("intake.fetch_and_check")
-def fetch_and_check(storage: Storage, cid: str, **kwargs) -> IntakeResult:
-    """:func:`check_submission` on the bytes stored under ``cid``. Content that is missing or
-    does not match its CID is the trainer's fault (a rejection); a storage node that does not
-    answer is not, and its :class:`~market.storage.StorageUnavailable` propagates for a retry."""
+def fetch_and_check(storage: Storage, cid: str, **kwargs: Any) -> IntakeResult:
+    """:func:`check_submission` on the bytes stored under ``cid``, read with the bound
+    :func:`envelope_bound`. Content that is missing, does not match its CID, is no file or is
+    over the bound is the trainer's fault (a rejection), and so is any other exception; a storage
+    node that does not answer is not: its :class:`~market.storage.StorageUnavailable` propagates
+    for a retry."""
+    return check_fetched(storage, cid, read_envelope(storage, cid, kwargs["max_bytes"]), kwargs)
+
+
+def _fetch(storage: Storage, cid: str, max_bytes: int) -> bytes:
+    return storage.get(cid, max_bytes=envelope_bound(max_bytes))
+
+
+def read_envelope(storage: Storage, cid: str, max_bytes: int) -> bytes | Exception:
+    """The envelope under ``cid`` read with the bound :func:`envelope_bound` (``max_bytes``: the
+    package limit), or the exception the read raised, for :func:`check_fetched` to judge; only
+    :class:`~market.storage.StorageUnavailable` (the node does not answer) propagates."""
     try:
-        envelope = storage.get(cid)
-    except (NotFound, BlockCorrupted, DagFormatError, InvalidCid) as exc:
-        return _reject(IntakeResult(slot=kwargs["slot"], trainer=kwargs["trainer"]), UNAVAILABLE, str(exc))
-    result = check_submission(envelope=envelope, **kwargs)
+        return _fetch(storage, cid, max_bytes)
+    except StorageUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - judged by check_fetched, never raised
+        return exc
+
+
+def check_fetched(storage: Storage, cid: str, fetched: bytes | Exception, checks: Mapping[str, Any]) -> IntakeResult:
+    """The verdict on one submission from what :func:`read_envelope` gave (its bytes or the read's
+    exception); ``checks``: :func:`check_submission`'s keywords but the envelope."""
+    if isinstance(fetched, StorageUnavailable):
+        raise fetched
+    if isinstance(fetched, Exception):
+        result = IntakeResult(slot=checks["slot"], trainer=checks["trainer"])
+        if isinstance(fetched, TooLarge):
+            return _reject(result, TOO_LARGE, str(fetched))
+        if isinstance(fetched, ContentFault):  # missing, damaged, not a file, an invalid CID
+            return _reject(result, UNAVAILABLE, str(fetched))
+        return _reject(result, INTAKE_ERROR, _describe(fetched))
+    result = check_submission(envelope=fetched, **checks)
     if result.accepted:
-        result.reload = functools.partial(_reload, storage, cid, kwargs)
+        result.reload = reloader(storage, cid, checks)
     return result
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of an unexpected exception, cut to one line of 300 characters."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 class Refusal(Exception):
@@ -192,19 +277,27 @@ def check_digest(envelope: bytes, digest: bytes) -> None:
         raise Refusal(WRONG_DIGEST, "the stored bytes do not hash to the digest on chain")
 
 
-def open_envelope(envelope: bytes, *, digest: bytes, param_spec: Mapping[str, tuple], task_id: int, round_: int,
-                  trainer: str, max_bytes: int, max_norm: float, private_key: X25519PrivateKey | None = None,
-                  key: bytes | None = None, **_: Any) -> tuple[bytes, UpdatePackage]:
+def slot_context(*, chain_id: int, contract: str, task_id: int, round_: int, trainer: str) -> EnvelopeContext:
+    """The :class:`~market.encryption.EnvelopeContext` of one submission slot."""
+    return EnvelopeContext(chain_id=chain_id, contract=contract, task_id=task_id, round=round_, trainer=trainer)
+
+
+def open_envelope(envelope: bytes, *, digest: bytes, param_spec: Mapping[str, tuple], chain_id: int, contract: str,
+                  task_id: int, round_: int, trainer: str, max_bytes: int, max_norm: float,
+                  private_key: X25519PrivateKey | None = None, key: bytes | None = None,
+                  **_: Any) -> tuple[bytes, UpdatePackage]:
     """The digest, decryption and package checks of intake, in order: ``(evidence key, package)``,
-    or :class:`Refusal` naming the first that fails. The aggregator opens with its
+    or :class:`Refusal` naming the first that fails. The envelope opens only under its slot's
+    context (chain, contract, task, round, trainer). The aggregator opens with its
     ``private_key``; an auditor with the evidence ``key`` revealed on chain."""
     if (private_key is None) == (key is None):
         raise TypeError("open_envelope needs exactly one of private_key and key")
     check_digest(envelope, digest)
+    context = slot_context(chain_id=chain_id, contract=contract, task_id=task_id, round_=round_, trainer=trainer)
     try:
         if key is None:
-            key = evidence_key(envelope, private_key)
-        plaintext = decrypt_with_evidence_key(envelope, key)
+            key = evidence_key(envelope, private_key, context)
+        plaintext = decrypt_with_evidence_key(envelope, key, context)
     except EncryptionError as exc:
         raise Refusal(UNDECRYPTABLE, str(exc)) from None
     try:
@@ -230,11 +323,16 @@ def check_sketch(package: UpdatePackage, *, commitment: int, seed: int, sketch_p
     return sketch
 
 
+def reloader(storage: Storage, cid: str, checks: Mapping[str, Any]) -> Callable[[], dict[str, np.ndarray]]:
+    """What an accepted result calls to read its tensors again (:attr:`IntakeResult.reload`)."""
+    return functools.partial(_reload, storage, cid, dict(checks))
+
+
 def _reload(storage: Storage, cid: str, checks: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """An accepted update's tensors, read again and put through the same checks as at intake."""
     try:
-        envelope = storage.get(cid)
-    except (NotFound, BlockCorrupted, DagFormatError, InvalidCid) as exc:
+        envelope = _fetch(storage, cid, checks["max_bytes"])
+    except ContentFault as exc:
         raise UpdateReloadError(f"slot {checks['slot']}: {cid} can no longer be read: {exc}") from None
     try:
         return open_envelope(envelope, **checks)[1].tensors
@@ -251,23 +349,12 @@ def update_bytes(param_spec: Mapping[str, tuple]) -> int:
 
 
 def intake_round(storage: Storage, submissions: Iterable[tuple[int, str, Any] | None], *, stream: bool,
-                 **checks: Any) -> list[IntakeResult | None]:
-    """:func:`fetch_and_check` on each submitted slot; ``submissions`` yields, per slot, None
-    (no submission) or ``(slot, trainer, submission)`` with the chain's ``update_cid``,
-    ``update_digest`` and ``sketch_commitment``. With ``stream`` each accepted result releases
-    its tensors at once (memory O(d) for the round; FedAvg reads them again)."""
-    results: list[IntakeResult | None] = []
-    for entry in submissions:
-        if entry is None:
-            results.append(None)
-            continue
-        slot, trainer, sub = entry
-        result = fetch_and_check(storage, sub.update_cid, slot=slot, trainer=trainer, digest=sub.update_digest,
-                                 commitment=sub.sketch_commitment, **checks)
-        if stream:
-            result.release()
-        results.append(result)
-    return results
+                 **options: Any) -> list[IntakeResult | None]:
+    """A round's intake: :func:`aggregator.round_intake.intake_round` (parallel fetches, checks
+    in slot order, progress saved per submission), reachable here as before."""
+    from aggregator.round_intake import intake_round as run_round
+
+    return run_round(storage, submissions, stream=stream, **options)
 
 
 def _reject(result: IntakeResult, reason: str, detail: str) -> IntakeResult:

@@ -11,11 +11,18 @@ does the one thing that is due and returns it as a :class:`~zk.protocol.actions.
    then reveal the evidence key of every rejected submission;
 4. after the last round → ``finalize``.
 
+A task whose ``aggregatorKey`` is not this node's public key is refused before anything is done
+for it (:class:`AggregatorKeyMismatch`, logged): the node does not serve it, so no trainer's
+submission is judged undecryptable under a key the aggregator does not hold.
+
 Idempotent: the publication of a round is written to the state file (:mod:`aggregator.state`)
 before its transaction is sent and re-sent unchanged after a restart; a round the chain already
-shows as published is never published again. Transport errors (chain and storage) are retried
-with exponential backoff and a log line (:meth:`run`), never a crash; a contract's revert
-(:class:`~market.exceptions.ContractRevert`, not a transport error) is raised.
+shows as published is never published again. The intake saves each submission's verdict as it
+is made (:class:`aggregator.state.IntakeProgress`), so a restart mid-intake resumes it, and a
+submission that stopped the node twice is rejected instead of checked a third time. Transport
+errors (chain and storage) are retried with exponential backoff and a log line (:meth:`run`),
+never a crash; a contract's revert (:class:`~market.exceptions.ContractRevert`, not a transport
+error) is raised.
 
 Memory: a round whose updates fit ``memory_budget`` (default 1 GiB) is assessed in memory;
 above it the intake streams (:func:`aggregator.intake.intake_round`): every update is checked,
@@ -38,19 +45,21 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 
 from aggregator.detectors.mud_hog import MudHogDetector
-from aggregator.exceptions import ReferenceUnavailableError
-from aggregator.intake import IntakeResult, intake_round, update_bytes
+from aggregator.exceptions import AggregatorError, ReferenceUnavailableError
+from aggregator.intake import IntakeResult, envelope_bound, update_bytes
 from aggregator.reference import ReferenceFiles, ReferenceSketch, ReferenceTrainer, reference_digest, sketch_reference
+from aggregator.round_intake import DEFAULT_FETCH_WORKERS, intake_round
 from aggregator.round_pipeline import Evaluate, RoundOutcome, assess_round
-from aggregator.state import AggregatorState, SavedRound, load_state, save_state
+from aggregator.state import AggregatorState, IntakeProgress, SavedRound, load_state, save_state
 from aggregator.transcripts import build_transcript
+from market.encryption import OVERHEAD, public_key_bytes
 from market.exceptions import ChainError, ContractRevert
 from market.marketplace import Marketplace
 from market.model_state import InitialState, ParamSpec, param_spec, round_start_state, state_to_bytes
-from market.root_set import RootSet, open_root_set
+from market.root_set import MAX_ROOT_SET_BYTES, RootSet, open_root_set
 from market.storage import Storage, StorageUnavailable
-from market.task_spec import TaskSpec
-from market.types import RoundInfo, RoundPublication
+from market.task_spec import MAX_SPEC_BYTES, TaskSpec
+from market.types import RoundInfo, RoundPublication, TaskInfo
 from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.phase import RoundPhase, observe_phase
 from zk.protocol.sketch import SketchParams
@@ -65,6 +74,11 @@ tasks (:func:`zk.prover.make_round_prover` makes one)."""
 ReferenceFactory = Callable[[TaskSpec, RootSet], ReferenceTrainer]
 """``factory(spec, root_set) -> train(global_state, round) -> reference update`` for tasks of the
 reference rule (the app layer passes :func:`aggregator.evaluation.make_reference_trainer`)."""
+
+
+class AggregatorKeyMismatch(AggregatorError):
+    """The task names an encryption key that is not this node's: the node refuses to serve it
+    (every submission would be undecryptable to it, and someone else could read them)."""
 
 
 @dataclass
@@ -133,7 +147,7 @@ class AggregatorNode:
     def spec(self) -> TaskSpec:
         if self._spec is None:
             task = self.market.get_task(self.task_id)
-            self._spec = TaskSpec.from_json(self.storage.get(task.config.spec_cid))
+            self._spec = TaskSpec.from_json(self.storage.get(task.config.spec_cid, max_bytes=MAX_SPEC_BYTES))
             if self._evaluate_factory is not None:
                 self._evaluate = self._evaluate_factory(self._spec)
         return self._spec
@@ -159,6 +173,7 @@ class AggregatorNode:
         task, round_, info, phase = observe_phase(self.market, self.task_id)
         if phase is RoundPhase.ENDED:
             return NodeAction(ActionKind.FINISHED)
+        self._check_key(task)
         if phase is RoundPhase.JOINING:
             return NodeAction(ActionKind.WAITING, detail="start")
         if phase is RoundPhase.FINALIZABLE:
@@ -181,6 +196,15 @@ class AggregatorNode:
             return NodeAction(ActionKind.WAITING, round_, f"sketches ({info.sketches}/{info.submissions})")
         return self._publish(round_)
 
+    def _check_key(self, task: TaskInfo) -> None:
+        """Refuse (log, raise :class:`AggregatorKeyMismatch`) a task whose key is not this node's."""
+        mine, named = public_key_bytes(self.key), bytes(task.config.aggregator_key)
+        if named != mine:
+            message = (f"task {self.task_id} names aggregator key 0x{named.hex()}, not this node's 0x{mine.hex()}: "
+                       "refusing to serve it (no submission is judged; post the task with this node's key)")
+            self.log(message)
+            raise AggregatorKeyMismatch(message)
+
     def _close(self, round_: int, submissions: int) -> NodeAction:
         try:
             result = self.market.close_submissions(self.account, self.task_id, round_)
@@ -202,7 +226,8 @@ class AggregatorNode:
                 raise ReferenceUnavailableError(
                     f"task {self.task_id} uses the reference rule: the node needs its spec's root set and a reference "
                     "trainer (reference_factory)")
-            root = open_root_set(self.storage.get(section.root_set_cid), self.key, input_shape=spec.data.input_shape,
+            envelope = self.storage.get(section.root_set_cid, max_bytes=MAX_ROOT_SET_BYTES + OVERHEAD)
+            root = open_root_set(envelope, self.key, input_shape=spec.data.input_shape,
                                  num_classes=spec.model.num_classes, per_class=section.per_class,
                                  digest=section.root_set_digest)
             self._reference_trainer = self._reference_factory(spec, root)
@@ -271,7 +296,6 @@ class AggregatorNode:
         trainers = self.market.get_trainers(self.task_id)
         info = self.market.get_round(self.task_id, round_)
         commitments = self.market.get_commitments(self.task_id, round_)
-        params = SketchParams(k=spec.scoring.sketch_k)
         submissions = [self.market.get_submission(self.task_id, round_, trainer) for trainer in trainers]
         submitted = sum(sub.submitted for sub in submissions)
         need = submitted * update_bytes(self._param_spec())
@@ -280,13 +304,10 @@ class AggregatorNode:
             self.log(f"round {round_}: {submitted} updates need {need / 2**20:,.0f} MiB, above the "
                      f"{self.memory_budget / 2**20:,.0f} MiB budget: streaming intake (each update read twice), "
                      "validation Shapley estimates skipped")
-        intakes = intake_round(
-            self.storage, [(slot, trainer, sub) if sub.submitted else None
-                           for slot, (trainer, sub) in enumerate(zip(trainers, submissions))],
-            stream=stream, private_key=self.key, param_spec=self._param_spec(), task_id=self.task_id,
-            round_=round_, seed=info.seed, sketch_params=params, max_bytes=spec.limits.max_update_bytes,
-            max_norm=spec.limits.max_update_norm,
-        )
+        journal = IntakeProgress(self.dir / f"intake-round{round_}.jsonl")
+        intakes = self._intake(round_, info, [(slot, trainer, sub) if sub.submitted else None
+                                              for slot, (trainer, sub) in enumerate(zip(trainers, submissions))],
+                               stream=stream, journal=journal)
         global_state, previous_cid = self.global_state(round_)
         reference = self._reference_sketch(round_, info) if spec.scoring.detector == "reference" else None
         outcome = assess_round(intakes, global_state=global_state, scoring=spec.scoring, evaluate=self._evaluate,
@@ -316,6 +337,7 @@ class AggregatorNode:
         )
         self.state.rounds[round_] = saved
         self._save()
+        journal.discard()
         publication = RoundPublication(model_cid, outcome.flags, outcome.rejections, outcome.scores,
                                        outcome.aggregate_commitment, proof, transcript_cid)
         self.rounds[round_] = RoundLog(round=round_, outcome=outcome, intakes=intakes, publication=publication,
@@ -324,6 +346,24 @@ class AggregatorNode:
             if it is not None and not it.accepted:
                 self.log(f"round {round_}: rejected {it.trainer}: {it.reason} ({it.detail})")
         return saved
+
+    def _intake(self, round_: int, info: RoundInfo, entries: list, *, stream: bool,
+                journal: IntakeProgress) -> list[IntakeResult | None]:
+        """:func:`~aggregator.round_intake.intake_round` with this task's checks, envelopes bound
+        to this chain and contract, progress saved in ``journal``."""
+        spec = self.spec
+        return intake_round(
+            self.storage, entries, stream=stream, journal=journal, workers=self._fetch_workers(), private_key=self.key,
+            param_spec=self._param_spec(), chain_id=self.market.chain.chain_id, contract=self.market.address,
+            task_id=self.task_id, round_=round_, seed=info.seed, sketch_params=SketchParams(k=spec.scoring.sketch_k),
+            max_bytes=spec.limits.max_update_bytes, max_norm=spec.limits.max_update_norm,
+        )
+
+    def _fetch_workers(self) -> int:
+        """Submissions fetched at once: as many envelopes of the largest allowed size as fit the
+        memory budget, at least 1, at most :data:`~aggregator.round_intake.DEFAULT_FETCH_WORKERS`."""
+        largest = envelope_bound(self.spec.limits.max_update_bytes)
+        return max(1, min(DEFAULT_FETCH_WORKERS, self.memory_budget // largest))
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self, *, poll_seconds: float = 2.0, timeout: float | None = None, stop: threading.Event | None = None,

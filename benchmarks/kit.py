@@ -24,7 +24,13 @@ from eth_utils import to_checksum_address
 from aggregator.evaluation import make_evaluator
 from aggregator.intake import IntakeResult, check_submission
 from benchmarks.records import DemoOptions
-from market.encryption import encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
+from market.encryption import (
+    EnvelopeContext,
+    encrypt_for_aggregator,
+    envelope_digest,
+    generate_private_key,
+    public_key_bytes,
+)
 from market.task_spec import ScoringSection, TaskSpec
 from market.update_package import (
     NonFiniteValues,
@@ -42,6 +48,7 @@ from zk.protocol.commitment import random_salt, sketch_commitment
 from zk.protocol.sketch import SketchParams, sketch_update
 
 TASK_ID = 1
+CHAIN_ID, CONTRACT = 31337, "0x" + "c0" * 20  # the slot an envelope is bound to, without a chain
 SEED_STRIDE = recipe.SEED_STRIDE  # a round's training seed: trainer seed · 100003 + round
 LOCAL_HOLDOUT = recipe.LOCAL_HOLDOUT  # TrainerNode's default hold-out fraction
 
@@ -114,6 +121,12 @@ def trainer_address(slot: int) -> str:
     return to_checksum_address(f"0x{slot + 1:040x}")
 
 
+def slot_context(slot: int, round_: int) -> EnvelopeContext:
+    """The envelope context of ``slot``'s submission in ``round_`` of the benchmark task."""
+    return EnvelopeContext(chain_id=CHAIN_ID, contract=CONTRACT, task_id=TASK_ID, round=round_,
+                           trainer=trainer_address(slot))
+
+
 def round_seed(*parts: Any) -> int:
     """A round's sketch seed (on chain it comes from prevrandao; here a fixed hash)."""
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest(), "big")
@@ -138,12 +151,14 @@ class MarketPath:
         salt = random_salt()
         metadata = UpdateMetadata(task_id=TASK_ID, round=round_, trainer=trainer, num_samples=num_samples,
                                   salt=salt.to_bytes(32, "big"), model_spec_hash=self.spec_hash)
-        envelope = encrypt_for_aggregator(build_update_package(dict(update), metadata), self.public)
+        envelope = encrypt_for_aggregator(build_update_package(dict(update), metadata), self.public,
+                                          slot_context(slot, round_))
         commitment = sketch_commitment(sketch_update(update, seed, self.params), salt)
         limits = self.task.spec.limits
         return check_submission(
             slot=slot, trainer=trainer, envelope=envelope, digest=envelope_digest(envelope), commitment=commitment,
-            private_key=self.key, param_spec=self.task.param_spec, task_id=TASK_ID, round_=round_, seed=seed,
+            private_key=self.key, param_spec=self.task.param_spec, chain_id=CHAIN_ID, contract=CONTRACT,
+            task_id=TASK_ID, round_=round_, seed=seed,
             sketch_params=self.params, max_bytes=limits.max_update_bytes, max_norm=limits.max_update_norm,
         )
 

@@ -25,6 +25,8 @@ from market.units import ether, parse_amount
 
 __all__ = ["DEFAULT_SPEC_CID", "post_task", "run_through"]
 
+MONEY_PATH_KEY = b"\x42" * 32
+"""The X25519 key the embedded run's aggregator registers (the money path opens no update)."""
 DEFAULT_SPEC_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
 console = Console()
@@ -79,8 +81,11 @@ def post_task(*, rpc_url: str = "embedded", owner_key_file: Path | None = None, 
         owner = Account.from_key(owner_key_file.read_text().strip())
         agg, trainer_accounts = None, []
         market = Marketplace(chain, Deployments(MarketConfig().deployments_file).address(chain.chain_id), gas_report=gas)
+    if embedded:
+        market.register_aggregator_key(agg, MONEY_PATH_KEY)
     config = TaskConfig(
         spec_cid=spec_cid, aggregator=aggregator or agg.address, join_deadline=chain.timestamp() + 3600,
+        aggregator_key=MONEY_PATH_KEY if embedded else market.aggregator_key_of(aggregator),
         stake_wei=parse_amount(stake), rounds=rounds, min_trainers=min(2, trainers), max_trainers=max(trainers, 2),
     )
     task_id, result = market.create_task(owner, config, parse_amount(reward))

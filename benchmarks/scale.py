@@ -32,7 +32,7 @@ import numpy as np
 from aggregator.intake import intake_round
 from aggregator.round_pipeline import assess_round
 from benchmarks.common import Section, Table, fmt_bytes, fmt_s, protocol_text
-from benchmarks.kit import TASK_ID, round_seed, trainer_address
+from benchmarks.kit import CHAIN_ID, CONTRACT, TASK_ID, round_seed, slot_context, trainer_address
 from market.encryption import encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
 from market.storage import EmbeddedStorage
 from market.task_spec import LimitsSection, ScoringSection
@@ -70,7 +70,7 @@ class Round:
             salt = random_salt()
             metadata = UpdateMetadata(task_id=TASK_ID, round=0, trainer=trainer_address(slot), num_samples=100 + slot,
                                       salt=salt.to_bytes(32, "big"), model_spec_hash=model_spec_hash(self.param_spec))
-            envelope = encrypt_for_aggregator(build_update_package(update, metadata), public)
+            envelope = encrypt_for_aggregator(build_update_package(update, metadata), public, slot_context(slot, 0))
             cid = self.storage.put(envelope)
             commitment = sketch_commitment(sketch_update(update, self.seed, self.params), salt)
             self.submissions.append((slot, cid, envelope_digest(envelope), commitment))
@@ -80,7 +80,8 @@ class Round:
                    for slot, cid, digest, commitment in self.submissions]
         intakes = intake_round(
             self.storage, entries, stream=stream, private_key=self.key, param_spec=self.param_spec,
-            task_id=TASK_ID, round_=0, seed=self.seed, sketch_params=self.params,
+            chain_id=CHAIN_ID, contract=CONTRACT, task_id=TASK_ID, round_=0, seed=self.seed,
+            sketch_params=self.params,
             max_bytes=self.limits.max_update_bytes, max_norm=self.limits.max_update_norm,
         )
         outcome = assess_round(intakes, global_state=self.global_state, scoring=self.scoring, dtype="float32")

@@ -219,7 +219,11 @@ def _zk_setup(parties: _Parties, options: DemoOptions, spec: TaskSpec, prover: P
 
 def _post_task(parties: _Parties, options: DemoOptions, spec_cid: str, aggregator_key: bytes, verifier: str | None,
                log: Callable[[str], None]) -> int:
-    """The owner posts the task with its reward; returns the task id."""
+    """The aggregator registers its key, the deployer (the registrar, here also the owner)
+    approves the verifier, and the owner posts the task with its reward; returns the task id."""
+    parties.market.register_aggregator_key(parties.aggregator, aggregator_key)
+    if verifier and not parties.market.verifier_info(verifier).approved:
+        parties.market.approve_verifier(parties.owner, verifier)
     config = TaskConfig(
         spec_cid=spec_cid, aggregator=parties.aggregator.address, aggregator_key=aggregator_key,
         verifier=verifier or NO_VERIFIER, stake_wei=options.stake_wei,

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.common import best_of
-from market.encryption import decrypt, encrypt_for_aggregator, generate_private_key, public_key_bytes
+from market.encryption import ROOT_SET_CONTEXT, decrypt, encrypt_for_aggregator, generate_private_key, public_key_bytes
 from market.storage import EmbeddedStorage, compute_cid
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
 
@@ -47,7 +47,8 @@ def measure(package: bytes, spec: dict, repeats: int) -> tuple[dict[str, float],
     """Seconds of each step on ``package`` (best of ``repeats``), and the envelope's extra bytes."""
     aggregator = generate_private_key()
     public = public_key_bytes(aggregator)
-    envelope = encrypt_for_aggregator(package, public)
+    context = ROOT_SET_CONTEXT  # any fixed context: the cost does not depend on it
+    envelope = encrypt_for_aggregator(package, public, context)
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as scratch:
         stores = iter(range(10_000))
 
@@ -60,11 +61,11 @@ def measure(package: bytes, spec: dict, repeats: int) -> tuple[dict[str, float],
             "cid only (chunk + hash)": best_of(repeats, lambda: compute_cid(package)),
             PUT: best_of(repeats, put_fresh),
             GET: best_of(repeats, lambda: store.get(cid)),
-            ENCRYPT: best_of(repeats, lambda: encrypt_for_aggregator(package, public)),
-            DECRYPT: best_of(repeats, lambda: decrypt(envelope, aggregator)),
+            ENCRYPT: best_of(repeats, lambda: encrypt_for_aggregator(package, public, context)),
+            DECRYPT: best_of(repeats, lambda: decrypt(envelope, aggregator, context)),
             "package load + checks": best_of(repeats, lambda: load_update_package(package, spec)),
         }
-        assert store.get(cid) == package and decrypt(envelope, aggregator) == package
+        assert store.get(cid) == package and decrypt(envelope, aggregator, context) == package
     return timings, len(envelope) - len(package)
 
 

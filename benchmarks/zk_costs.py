@@ -115,6 +115,8 @@ def chain_gas(shape: RoundShape, keys, rounds_data: list[tuple], log: Log | None
     owner, aggregator, trainers = accounts[0], accounts[1], accounts[2:2 + n]
     market = Marketplace.deploy(chain, owner)
     deployment = deploy_round_verifier_full(chain, owner, n=n, k=shape.k, keys=keys, log=log)
+    market.approve_verifier(owner, deployment.address)
+    market.register_aggregator_key(aggregator, b"\x42" * 32)
     out: dict[str, Any] = {"deployGas": deployment.gas_used}
     for mode, verifier in (("zk", deployment.address), ("trusted", ZERO)):
         config = TaskConfig(spec_cid="bafy-bench", aggregator=aggregator.address,

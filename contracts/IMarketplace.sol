@@ -14,7 +14,8 @@ pragma solidity ^0.8.24;
  * Money rules (no account profits from another's loss):
  * - a rejection (no proof covers it) costs the rejected trainer that round's score, nothing else:
  *   no strike, so no slashing;
- * - only proven flags add strikes; `strikesToSlash` of them slash the trainer's stake;
+ * - only proven flags add strikes, and rounds the trainer missed while others submitted;
+ *   `strikesToSlash` of them slash the trainer's stake;
  * - slashed stakes are credited to {Marketplace-SLASH_SINK}, an address nobody holds a key to,
  *   never to the owner, the aggregator or the other trainers;
  * - each round pays its own budget (`reward / rounds`) when published: accepted trainers
@@ -66,10 +67,12 @@ interface IMarketplace {
      * @param rounds number of training rounds
      * @param minTrainers trainers needed to start
      * @param maxTrainers cap on trainers (at most MAX_TRAINERS)
-     * @param strikesToSlash a trainer flagged (by a proven flag) in this many rounds loses its stake to
+     * @param strikesToSlash a trainer flagged (by a proven flag) or absent (no submission while others
+     * submitted) in this many rounds loses its stake to
      * the sink (>= 1); rejections never count
      * @param contestWindow seconds after the last round's publication in which rejected trainers may
      * still contest before anyone can {finalize} (0: finalize at once; contests stay possible until then)
+     * @param allowlistOnly only accounts the owner allowed ({allowTrainers}) may join (admission)
      */
     struct TaskConfig {
         string specCid;
@@ -86,6 +89,7 @@ interface IMarketplace {
         uint16 maxTrainers;
         uint16 strikesToSlash;
         uint32 contestWindow;
+        bool allowlistOnly;
     }
 
     /// @notice A task as {getTask} returns it.
@@ -129,7 +133,7 @@ interface IMarketplace {
     struct TrainerView {
         bool joined;
         uint16 slot;
-        uint16 strikes; // rounds in which the trainer was flagged (proven); rejections never count
+        uint16 strikes; // rounds in which it was flagged (proven) or submitted nothing while others did; rejections never count
         uint256 points; // sum of its proven scores over the rounds (informational)
         uint256 earned; // wei of reward earned so far, round by round; credited at settlement
     }
@@ -139,6 +143,13 @@ interface IMarketplace {
         string updateCid;
         bytes32 updateDigest; // 0 when the trainer did not submit
         uint256 sketchCommitment; // 0 until committed
+    }
+
+    /// @notice A verifier's entry in the registry as {verifierInfo} returns it.
+    struct VerifierInfo {
+        bool approved;
+        bytes32 codeHash; // the code hash approved; a task may use the verifier only while its code has it
+        uint256 slots; // trainer slots of its circuit (a task's maxTrainers may not exceed it)
     }
 
     // ------------------------------------------------------------------------------------
@@ -153,8 +164,25 @@ interface IMarketplace {
     error MarketplaceInvalidRounds(uint256 rounds, uint256 maxRounds);
     /// @notice min/max trainers are inconsistent or above the limit.
     error MarketplaceInvalidTrainerBounds(uint256 minTrainers, uint256 maxTrainers, uint256 limit);
-    /// @notice The join deadline is not in the future.
+    /// @notice The join deadline is not in the future, or more than MAX_JOIN_PERIOD ahead.
     error MarketplaceInvalidJoinDeadline(uint256 joinDeadline, uint256 nowTimestamp);
+    /// @notice A window (submission, sketch, publish grace or contest) is longer than MAX_WINDOW.
+    error MarketplaceWindowTooLong(uint256 window, uint256 maxWindow);
+    /// @notice The task's aggregatorKey is not the key its aggregator registered ({registerAggregatorKey}).
+    error MarketplaceAggregatorKeyNotRegistered(address aggregator, bytes32 key, bytes32 registered);
+    /// @notice An aggregator key of zero cannot be registered.
+    error MarketplaceInvalidAggregatorKey();
+    /// @notice The verifier is not approved by the registrar, or its code changed since.
+    error MarketplaceVerifierNotApproved(address verifier);
+    /// @notice The verifier's circuit has fewer slots than the task's maxTrainers.
+    error MarketplaceVerifierTooSmall(address verifier, uint256 slots, uint256 maxTrainers);
+    /// @notice The verifier is already approved.
+    error MarketplaceVerifierAlreadyApproved(address verifier);
+    /// @notice The task admits only allowed accounts and this one is not.
+    error MarketplaceNotAllowed(uint256 taskId, address account);
+    /// @notice Submissions cannot be closed in the block of the round's last submission (the seed
+    /// would be known to that submitter).
+    error MarketplaceCloseTooEarly(uint256 taskId, uint256 round, uint256 lastSubmissionBlock);
     /// @notice A window or the publish grace is zero.
     error MarketplaceInvalidWindows(uint256 submissionWindow, uint256 sketchWindow, uint256 publishGrace);
     /// @notice A CID is empty or longer than MAX_CID_LENGTH bytes.
@@ -253,6 +281,15 @@ interface IMarketplace {
     // Events
     // ------------------------------------------------------------------------------------
 
+    /// @notice An aggregator registered (or replaced) its X25519 public key; tasks name it.
+    event AggregatorKeyRegistered(address indexed aggregator, bytes32 key);
+    /// @notice The registrar approved a verifier (its code hash and circuit slots as read then).
+    event VerifierApproved(address indexed verifier, bytes32 codeHash, uint256 slots);
+    /// @notice The owner allowed an account to join an allowlist-only task.
+    event TrainerAllowed(uint256 indexed taskId, address indexed account);
+    /// @notice A trainer left a task that had not started; its stake is credited back. The
+    /// trainer that was last in join order moved into the freed slot.
+    event TrainerLeft(uint256 indexed taskId, address indexed trainer, uint256 slot, address movedTrainer);
     /// @notice A task was posted and its reward escrowed.
     event TaskCreated(
         uint256 indexed taskId,
@@ -309,7 +346,7 @@ interface IMarketplace {
     event RoundSettled(uint256 indexed taskId, uint256 indexed round, uint256 budget, uint256 paid, uint256 withheld, uint256 refunded);
     /// @notice A rejected trainer contested its rejection by revealing its own envelope key.
     event RejectionContested(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 key);
-    /// @notice `trainer` reached `strikes` proven flags (the task's strikesToSlash or more) and its
+    /// @notice `trainer` reached `strikes` strikes (proven flags and missed rounds; the task's strikesToSlash or more) and its
     /// stake of `amount` wei was credited to SLASH_SINK.
     event StakeSlashed(uint256 indexed taskId, address indexed trainer, uint256 amount, uint256 strikes);
     /// @notice The task was settled after its last round: `rewardPaid` to trainers (earned round by round),

@@ -22,7 +22,8 @@ import {IRoundVerifier} from "./IRoundVerifier.sol";
  * moves only through {withdraw} (pull payments).
  *
  * Money rules: a rejection (which no proof covers) costs the rejected trainer that round's score
- * and no strike; only proven flags add strikes, and a trainer with `strikesToSlash` strikes loses
+ * and no strike; only proven flags and missed rounds (no submission in a round others submitted
+ * to: the chain shows the window was open) add strikes, and a trainer with `strikesToSlash` strikes loses
  * its stake to {SLASH_SINK}, never to the owner, the aggregator or the other trainers (each of
  * whom could otherwise profit from flags it helped cause). The same update digest twice in a
  * round is refused. Each round pays its own budget `reward / rounds` at publication
@@ -63,6 +64,13 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
     /// nor any trainer gains from another trainer's slashing. The wei stay in this contract,
     /// visible as `creditOf(SLASH_SINK)`, so the balance invariant keeps holding.
     address public constant SLASH_SINK = 0x000000000000000000000000000000000000dEaD;
+    /// @notice Latest join deadline, counted from the task's creation (a later one would lock stakes).
+    uint256 public constant MAX_JOIN_PERIOD = 365 days;
+    /// @notice Longest submission, sketch, publish or contest window.
+    uint256 public constant MAX_WINDOW = 30 days;
+    /// @notice The account that approves verifiers ({approveVerifier}): the deployer. It cannot
+    /// revoke an approval nor touch a task: a task's verifier is fixed when it is posted.
+    address public immutable registrar;
 
     struct Round {
         uint64 submissionDeadline;
@@ -84,6 +92,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint256 order; // 6 bits per slot < ORDER_SLOTS: its rank among the round's submissions
         uint256 withheld;
         uint256 contested;
+        uint64 lastSubmissionBlock;
     }
 
     struct Task {
@@ -108,6 +117,60 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
     mapping(uint256 taskId => mapping(uint256 round => mapping(bytes32 digest => address trainer))) private _digestSubmitter;
     mapping(address account => uint256) private _credits;
     uint256 private _totalCredits;
+    mapping(address aggregator => bytes32 key) private _aggregatorKeys;
+    mapping(address verifier => VerifierInfo) private _verifiers;
+    mapping(uint256 taskId => mapping(address account => bool)) private _allowed;
+
+    constructor() {
+        registrar = msg.sender;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Registries: aggregator keys, approved verifiers
+    // ------------------------------------------------------------------------------------
+
+    /**
+     * @notice Registers (or replaces) the caller's X25519 public key, to which trainers encrypt
+     * their updates. {createTask} accepts only the key its aggregator registered, so an owner
+     * cannot name an aggregator and hand trainers a key of its own. A task keeps the key it was
+     * posted with.
+     * Emits an {AggregatorKeyRegistered} event.
+     */
+    function registerAggregatorKey(bytes32 key) external {
+        if (key == bytes32(0)) revert MarketplaceInvalidAggregatorKey();
+        _aggregatorKeys[msg.sender] = key;
+        emit AggregatorKeyRegistered(msg.sender, key);
+    }
+
+    /// @notice The key `aggregator` registered (0 when none).
+    function aggregatorKeyOf(address aggregator) external view returns (bytes32) {
+        return _aggregatorKeys[aggregator];
+    }
+
+    /**
+     * @notice Approves a verifier for tasks: records its code hash and its circuit's slots.
+     * Only the registrar; once (no revocation: that would let the registrar stall running tasks).
+     * @dev `slots()` is read with a bounded staticcall; a verifier that does not answer it
+     * cannot be approved.
+     * Emits a {VerifierApproved} event.
+     */
+    function approveVerifier(address verifier) external {
+        if (msg.sender != registrar) revert MarketplaceUnauthorized(0, msg.sender);
+        if (verifier.code.length == 0) revert MarketplaceInvalidVerifier(verifier);
+        if (_verifiers[verifier].approved) revert MarketplaceVerifierAlreadyApproved(verifier);
+        (bool ok, bytes memory ret) = verifier.staticcall{gas: 30_000}(abi.encodeWithSignature("slots()"));
+        if (!ok || ret.length != 32) revert MarketplaceInvalidVerifier(verifier);
+        uint256 slots = abi.decode(ret, (uint256));
+        if (slots == 0) revert MarketplaceInvalidVerifier(verifier);
+        bytes32 codeHash = verifier.codehash;
+        _verifiers[verifier] = VerifierInfo({approved: true, codeHash: codeHash, slots: slots});
+        emit VerifierApproved(verifier, codeHash, slots);
+    }
+
+    /// @notice A verifier's registry entry (all zero when never approved).
+    function verifierInfo(address verifier) external view returns (VerifierInfo memory) {
+        return _verifiers[verifier];
+    }
 
     // ------------------------------------------------------------------------------------
     // Owner: post, start, cancel
@@ -125,15 +188,15 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (config.minTrainers == 0 || config.minTrainers > config.maxTrainers || config.maxTrainers > MAX_TRAINERS) {
             revert MarketplaceInvalidTrainerBounds(config.minTrainers, config.maxTrainers, MAX_TRAINERS);
         }
-        if (config.joinDeadline <= block.timestamp) {
+        if (config.joinDeadline <= block.timestamp || config.joinDeadline > block.timestamp + MAX_JOIN_PERIOD) {
             revert MarketplaceInvalidJoinDeadline(config.joinDeadline, block.timestamp);
         }
-        if (config.submissionWindow == 0 || config.sketchWindow == 0 || config.publishGrace == 0) {
-            revert MarketplaceInvalidWindows(config.submissionWindow, config.sketchWindow, config.publishGrace);
-        }
+        _checkWindows(config);
         _checkCid(config.specCid);
-        if (config.verifier != address(0) && config.verifier.code.length == 0) {
-            revert MarketplaceInvalidVerifier(config.verifier);
+        _checkVerifier(config);
+        bytes32 registered = _aggregatorKeys[config.aggregator];
+        if (config.aggregatorKey != registered || registered == bytes32(0)) {
+            revert MarketplaceAggregatorKeyNotRegistered(config.aggregator, config.aggregatorKey, registered);
         }
         if (config.strikesToSlash == 0) revert MarketplaceInvalidStrikeLimit(config.strikesToSlash);
 
@@ -162,6 +225,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         if (trainer.joined) revert MarketplaceAlreadyJoined(taskId, msg.sender);
         if (task.trainers.length >= task.config.maxTrainers) revert MarketplaceTaskFull(taskId, task.config.maxTrainers);
         if (msg.value != task.config.stake) revert MarketplaceWrongStake(taskId, msg.value, task.config.stake);
+        if (task.config.allowlistOnly && !_allowed[taskId][msg.sender]) revert MarketplaceNotAllowed(taskId, msg.sender);
 
         uint16 slot = uint16(task.trainers.length);
         trainer.joined = true;
@@ -169,6 +233,45 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         task.trainers.push(msg.sender);
         task.held += msg.value;
         emit TrainerJoined(taskId, msg.sender, slot, msg.value);
+    }
+
+    /**
+     * @notice Leaves a task that has not started: the stake is credited back. The trainer last
+     * in join order takes the freed slot (slots matter only once training starts).
+     * Emits {TrainerLeft} and {PaymentCredited} events.
+     */
+    function leave(uint256 taskId) external nonReentrant {
+        Task storage task = _requireState(taskId, TaskState.Open);
+        TrainerView storage trainer = _trainers[taskId][msg.sender];
+        if (!trainer.joined) revert MarketplaceNotTrainer(taskId, msg.sender);
+        uint16 slot = trainer.slot;
+        address moved = task.trainers[task.trainers.length - 1];
+        task.trainers[slot] = moved;
+        _trainers[taskId][moved].slot = slot;
+        task.trainers.pop();
+        delete _trainers[taskId][msg.sender];
+        emit TrainerLeft(taskId, msg.sender, slot, moved);
+        _credit(taskId, task, msg.sender, task.config.stake, CreditKind.StakeReturned);
+    }
+
+    /**
+     * @notice Allows `accounts` to join the caller's allowlist-only task (admission: the owner
+     * picks who may train). Only the owner, while the task is open; allowances cannot be taken
+     * back (a joined trainer cannot be pushed out).
+     * Emits a {TrainerAllowed} event per account.
+     */
+    function allowTrainers(uint256 taskId, address[] calldata accounts) external {
+        Task storage task = _requireState(taskId, TaskState.Open);
+        if (msg.sender != task.owner) revert MarketplaceUnauthorized(taskId, msg.sender);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            _allowed[taskId][accounts[i]] = true;
+            emit TrainerAllowed(taskId, accounts[i]);
+        }
+    }
+
+    /// @notice Whether `account` may join `taskId` as far as admission goes.
+    function isAllowed(uint256 taskId, address account) external view returns (bool) {
+        return !_requireTask(taskId).config.allowlistOnly || _allowed[taskId][account];
     }
 
     /**
@@ -252,6 +355,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint256 slot = _trainers[taskId][msg.sender].slot;
         if (rank != 0 && slot < ORDER_SLOTS) r.order |= rank << (ORDER_BITS * slot);
         r.submissions += 1;
+        r.lastSubmissionBlock = uint64(block.number);
         emit UpdateSubmitted(taskId, round, msg.sender, updateCid, updateDigest);
     }
 
@@ -298,10 +402,13 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
      * @notice Closes the round's submissions and fixes its sketch seed. Anyone may call it after
      * the submission deadline, or earlier once every trainer submitted; not after the round's
      * publish deadline (then the task can only be aborted).
-     * @dev The seed mixes `block.prevrandao` and the previous block hash of the closing block,
-     * drawn after every update of the round was fixed, so nobody could aim an update at the
-     * projection it defines. The closer picks the block and could try a few; a ±1 projection
-     * gives nothing to aim at by retrying.
+     * @dev The seed mixes `block.prevrandao` and the previous block hash of the closing block.
+     * A close in the block of the round's last submission is refused, so that hash is of a
+     * block holding or following every update: no submitter knew it when it submitted (a
+     * contract submitting and closing in one transaction, checking the seed, is refused). What
+     * remains: the closer picks the block (one fresh seed per block it waits), and a proposer
+     * of the block before the close can grind its hash over block variants; a fixed update is
+     * hidden under a random ±1 projection only by chance (docs/security.md).
      * Emits a {SubmissionsClosed} event.
      */
     function closeSubmissions(uint256 taskId, uint256 round) external nonReentrant {
@@ -313,6 +420,7 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         }
         uint256 lastPublish = _publishDeadline(r, task.config);
         if (block.timestamp > lastPublish) revert MarketplacePublishDeadlinePassed(taskId, round, lastPublish);
+        if (block.number <= r.lastSubmissionBlock) revert MarketplaceCloseTooEarly(taskId, round, r.lastSubmissionBlock);
         uint256 seed = uint256(
             keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), address(this), taskId, round))
         ) % SNARK_SCALAR_FIELD;
@@ -619,6 +727,27 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         }
     }
 
+    function _checkWindows(TaskConfig calldata config) private pure {
+        if (config.submissionWindow == 0 || config.sketchWindow == 0 || config.publishGrace == 0) {
+            revert MarketplaceInvalidWindows(config.submissionWindow, config.sketchWindow, config.publishGrace);
+        }
+        uint256 longest = Math.max(
+            Math.max(config.submissionWindow, config.sketchWindow), Math.max(config.publishGrace, config.contestWindow)
+        );
+        if (longest > MAX_WINDOW) revert MarketplaceWindowTooLong(longest, MAX_WINDOW);
+    }
+
+    /// @dev A verifier other than zero must be approved, keep the approved code, and have a slot
+    /// for every trainer the task may take.
+    function _checkVerifier(TaskConfig calldata config) private view {
+        address verifier = config.verifier;
+        if (verifier == address(0)) return;
+        if (verifier.code.length == 0) revert MarketplaceInvalidVerifier(verifier);
+        VerifierInfo storage info = _verifiers[verifier];
+        if (!info.approved || verifier.codehash != info.codeHash) revert MarketplaceVerifierNotApproved(verifier);
+        if (config.maxTrainers > info.slots) revert MarketplaceVerifierTooSmall(verifier, info.slots, config.maxTrainers);
+    }
+
     function _checkCid(string calldata cid) private pure {
         uint256 length = bytes(cid).length;
         if (length == 0 || length > MAX_CID_LENGTH) revert MarketplaceInvalidCid(length, MAX_CID_LENGTH);
@@ -721,8 +850,11 @@ contract Marketplace is IMarketplace, ReentrancyGuard {
         uint256 top;
         uint256 w;
         uint256 flags = r.flags;
+        bool anySubmitted = r.submissions > 0;
         for (uint256 i = 0; i < n; ++i) {
-            if ((flags >> i) & 1 == 1) _trainers[taskId][trainers[i]].strikes += 1; // proven flags only
+            // strikes: proven flags, and rounds others could submit to but this trainer did not
+            bool missed = anySubmitted && _submissions[taskId][round][trainers[i]].updateDigest == bytes32(0);
+            if ((flags >> i) & 1 == 1 || missed) _trainers[taskId][trainers[i]].strikes += 1;
             total += scores[i];
             if (scores[i] > top) top = scores[i];
             if ((withheldMask >> i) & 1 == 1) ++w;

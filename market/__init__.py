@@ -14,6 +14,7 @@ holds this. Nothing is imported here: import the submodules you use.
 """
 
 __all__ = [
+    "admission",
     "artifacts",
     "chain",
     "cli",

@@ -5,7 +5,9 @@ tool that reads v3 keystores. Private keys never touch the disk in clear and pas
 come from the command line: the CLI takes them from a prompt, ``MARKET_PASSWORD`` or a file
 (:func:`read_password`).
 
-``MARKET_SCRYPT_N`` lowers scrypt's cost for tests (default: eth-account's 2^18).
+``MARKET_SCRYPT_N`` lowers scrypt's cost for tests (default: eth-account's 2^18), and only with
+``MARKET_WEAK_KEYSTORES=1`` beside it and never below :data:`MIN_SCRYPT_N` (:func:`scrypt_cost`):
+a stray variable must not silently write keystores a laptop cracks in minutes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,29 @@ from market.exceptions import MarketValueError, PasswordMissing, WalletExists, W
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PASSWORD_ENV = "MARKET_PASSWORD"
+
+
+MIN_SCRYPT_N = 2**12
+"""The lowest scrypt cost ``MARKET_SCRYPT_N`` may set (tests use it; users get 2^18)."""
+
+
+def scrypt_cost() -> int | None:
+    """scrypt's N for new keystores: None (eth-account's 2^18) unless ``MARKET_SCRYPT_N`` is set
+    together with ``MARKET_WEAK_KEYSTORES=1``; a weak setting without the flag, a value that is not
+    a power of two or one below :data:`MIN_SCRYPT_N` is refused with a clear error."""
+    raw = os.environ.get("MARKET_SCRYPT_N", "").strip()
+    if not raw:
+        return None
+    if os.environ.get("MARKET_WEAK_KEYSTORES") != "1":
+        raise MarketValueError("MARKET_SCRYPT_N lowers the protection of new keystores; it is honoured only with "
+                               "MARKET_WEAK_KEYSTORES=1 (tests) — unset it to get the default cost 2^18")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise MarketValueError(f"MARKET_SCRYPT_N must be an integer, got {raw!r}") from None
+    if n < MIN_SCRYPT_N or n & (n - 1):
+        raise MarketValueError(f"MARKET_SCRYPT_N must be a power of two of at least {MIN_SCRYPT_N}, got {n}")
+    return n
 
 
 @dataclass(frozen=True)
@@ -61,8 +86,7 @@ class Keystore:
         path = self.directory / f"{name}.json"
         if path.exists():
             raise WalletExists(f"a wallet named {name!r} already exists at {path}")
-        n = int(os.environ.get("MARKET_SCRYPT_N", 0)) or None
-        keyfile = Account.encrypt(key, password, kdf="scrypt", iterations=n)
+        keyfile = Account.encrypt(key, password, kdf="scrypt", iterations=scrypt_cost())
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

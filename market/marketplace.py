@@ -38,6 +38,7 @@ from market.types import (
     TaskState,
     TrainerInfo,
     TxResult,
+    VerifierInfo,
 )
 
 REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, EthTesterTransactionFailed)
@@ -84,6 +85,22 @@ class Marketplace:
             stake_wei = self.get_task(task_id).config.stake_wei
         return self._transact(trainer, "join", task_id, value=stake_wei)
 
+    def leave(self, trainer: LocalAccount, task_id: int) -> TxResult:
+        """Leave a task that has not started; the stake is credited back."""
+        return self._transact(trainer, "leave", task_id)
+
+    def allow_trainers(self, owner: LocalAccount, task_id: int, accounts: Iterable[str]) -> TxResult:
+        """Allow ``accounts`` to join the owner's allowlist-only task."""
+        return self._transact(owner, "allowTrainers", task_id, [Web3.to_checksum_address(a) for a in accounts])
+
+    def register_aggregator_key(self, aggregator: LocalAccount, public_key: bytes) -> TxResult:
+        """Register ``aggregator``'s X25519 public key (tasks naming it must carry this key)."""
+        return self._transact(aggregator, "registerAggregatorKey", _bytes32(public_key))
+
+    def approve_verifier(self, registrar: LocalAccount, verifier: str) -> TxResult:
+        """Approve ``verifier`` for tasks (the registrar: the Marketplace's deployer)."""
+        return self._transact(registrar, "approveVerifier", Web3.to_checksum_address(verifier))
+
     def start(self, sender: LocalAccount, task_id: int) -> TxResult:
         return self._transact(sender, "start", task_id)
 
@@ -115,7 +132,7 @@ class Marketplace:
     def reveal_evidence_key(self, aggregator: LocalAccount, task_id: int, round_: int, trainer: str, key: bytes) -> TxResult:
         return self._transact(aggregator, "revealEvidenceKey", task_id, round_, trainer, _bytes32(key))
 
-    @traced("marketplace.contest_rejection")
+    @traced("marketplace.commit_reference")
     def commit_reference(self, aggregator: LocalAccount, task_id: int, round_: int, digest: bytes) -> TxResult:
         """Fix the round's reference update by its digest (before the round's first submission)."""
         return self._transact(aggregator, "commitReference", task_id, round_, _bytes32(digest))
@@ -125,6 +142,7 @@ class Marketplace:
         """Commit to the reference's sketch under the round's seed (after closeSubmissions)."""
         return self._transact(aggregator, "commitReferenceSketch", task_id, round_, int(commitment))
 
+    @traced("marketplace.contest_rejection")
     def contest_rejection(self, trainer: LocalAccount, task_id: int, round_: int, key: bytes) -> TxResult:
         """Contest the caller's rejection in a published round by revealing its own envelope key."""
         return self._transact(trainer, "contestRejection", task_id, round_, _bytes32(key))
@@ -150,6 +168,23 @@ class Marketplace:
             state=TaskState(state), current_round=current, published_rounds=published, trainer_count=count,
             trusted_aggregator=trusted, uses_reference=bool(reference),
         )
+
+    def aggregator_key_of(self, aggregator: str) -> bytes:
+        """The X25519 key ``aggregator`` registered (32 zero bytes when none)."""
+        return bytes(self._call("aggregatorKeyOf", Web3.to_checksum_address(aggregator)))
+
+    def verifier_info(self, verifier: str) -> VerifierInfo:
+        """``verifier``'s registry entry (not approved: all zero)."""
+        approved, code_hash, slots = self._call("verifierInfo", Web3.to_checksum_address(verifier))
+        return VerifierInfo(approved=bool(approved), code_hash=bytes(code_hash), slots=int(slots))
+
+    def registrar(self) -> str:
+        """The account that approves verifiers (the deployer)."""
+        return Web3.to_checksum_address(self._call("registrar"))
+
+    def is_allowed(self, task_id: int, account: str) -> bool:
+        """Whether ``account`` passes the task's admission (always, unless allowlist-only)."""
+        return bool(self._call("isAllowed", task_id, Web3.to_checksum_address(account)))
 
     def get_trainers(self, task_id: int) -> list[str]:
         return list(self._call("getTrainers", task_id))
@@ -234,10 +269,12 @@ def send_transaction(chain: ChainBackend, sender: LocalAccount, call: Any, funct
         params = {"from": sender.address, "value": value, "nonce": web3.eth.get_transaction_count(sender.address, "pending"),
                   "chainId": chain.chain_id}
         try:
+            # simulated on the pending block, where the transaction will run: a call judged on "latest"
+            # sees latest's block number (closeSubmissions refuses the block of the last submission)
             if gas is None:
-                limit = int(call.estimate_gas(params) * GAS_MARGIN) + 20_000
+                limit = int(call.estimate_gas(params, block_identifier=chain.simulation_block) * GAS_MARGIN) + 20_000
             else:  # one dry run instead of an estimate's many: a revert is still caught and decoded here
-                call.call({**params, "gas": gas})
+                call.call({**params, "gas": gas}, block_identifier=chain.simulation_block)
                 limit = gas
             tx = call.build_transaction({**params, "gas": limit})
         except REVERTS as exc:

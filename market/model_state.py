@@ -35,6 +35,7 @@ import safetensors.numpy
 from market.exceptions import MarketError, MarketValueError
 from market.task_spec import ModelSection, TaskSpec
 from market.tracing import traced
+from market.update_package import max_package_bytes
 
 __all__ = [
     "DTYPES",
@@ -164,7 +165,9 @@ def round_start_state(market: Any, storage: Any, spec: TaskSpec, task_id: int, r
     """The global model round ``round_`` of a task starts from, and its CID: the spec's initial
     model for round 0 (``initial_state(spec)``, CID ``None``, when the spec names none), else
     the model the previous round published. Stored models are checked against the spec's
-    :func:`param_spec`. Shared by the trainer loop and the aggregator service."""
+    :func:`param_spec`, and read with a bound (the spec's tensors plus the largest header,
+    :func:`~market.update_package.max_package_bytes`; over it the storage raises its
+    ``TooLarge``). Shared by the trainer loop, the aggregator service and the audit."""
     dtype = spec.training.dtype
     if round_ == 0:
         cid = spec.model.initial_model_cid
@@ -176,4 +179,5 @@ def round_start_state(market: Any, storage: Any, spec: TaskSpec, task_id: int, r
             return dict(initial_state(spec)), None
     else:
         cid = market.get_round(task_id, round_ - 1).global_model_cid
-    return state_from_bytes(storage.get(cid), expect=param_spec(spec.model, dtype=dtype)), cid
+    layout = param_spec(spec.model, dtype=dtype)
+    return state_from_bytes(storage.get(cid, max_bytes=max_package_bytes(layout)), expect=layout), cid

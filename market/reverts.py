@@ -30,12 +30,29 @@ _MESSAGES: dict[str, Callable[[dict], str]] = {
     "MarketplaceInvalidTrainerBounds": lambda a: (
         f"need 1 <= min trainers ({a['minTrainers']}) <= max trainers ({a['maxTrainers']}) <= {a['limit']}"),
     "MarketplaceInvalidJoinDeadline": lambda a: (
-        f"the join deadline {when(a['joinDeadline'])} is not after the chain's time {when(a['nowTimestamp'])}"),
+        f"the join deadline {when(a['joinDeadline'])} must be after the chain's time {when(a['nowTimestamp'])} "
+        "and at most 365 days later"),
+    "MarketplaceWindowTooLong": lambda a: (
+        f"a window of {a['window']}s is longer than the limit of {a['maxWindow']}s (30 days)"),
+    "MarketplaceAggregatorKeyNotRegistered": lambda a: (
+        f"the aggregator key 0x{bytes(a['key']).hex()} is not the key {a['aggregator']} registered "
+        f"({'none' if not any(a['registered']) else '0x' + bytes(a['registered']).hex()})"),
+    "MarketplaceInvalidAggregatorKey": lambda a: "an aggregator key of zero cannot be registered",
+    "MarketplaceVerifierNotApproved": lambda a: (
+        f"the verifier {a['verifier']} is not approved by the Marketplace's registrar (or its code changed)"),
+    "MarketplaceVerifierTooSmall": lambda a: (
+        f"the verifier {a['verifier']} has {a['slots']} trainer slots, fewer than max trainers ({a['maxTrainers']})"),
+    "MarketplaceVerifierAlreadyApproved": lambda a: f"the verifier {a['verifier']} is already approved",
+    "MarketplaceNotAllowed": lambda a: f"task {a['taskId']} admits only allowed accounts; {a['account']} is not one",
+    "MarketplaceCloseTooEarly": lambda a: (
+        f"round {a['round']} of task {a['taskId']} cannot be closed in block {a['lastSubmissionBlock']}, "
+        "the block of its last submission: close in a later block"),
     "MarketplaceInvalidWindows": lambda a: (
         f"submission window ({a['submissionWindow']}s), sketch window ({a['sketchWindow']}s) and publish grace "
         f"({a['publishGrace']}s) must all be positive"),
     "MarketplaceInvalidCid": lambda a: f"a CID must be 1 to {a['maxLength']} bytes long, got {a['length']}",
-    "MarketplaceInvalidVerifier": lambda a: f"the verifier {a['verifier']} is not a contract",
+    "MarketplaceInvalidVerifier": lambda a: (
+        f"the verifier {a['verifier']} is not a contract, or does not say how many slots it has"),
     "MarketplaceInvalidStrikeLimit": lambda a: "strikes to slash must be at least 1",
     "MarketplaceUnknownTask": lambda a: f"there is no task {a['taskId']}",
     "MarketplaceWrongState": lambda a: (

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from market.encryption import decrypt, encrypt_with_key
+from market.encryption import ROOT_SET_CONTEXT, decrypt, encrypt_with_key
 from market.exceptions import MarketValueError
 
 __all__ = ["MAX_ROOT_SET_BYTES", "RootSet", "RootSetError", "open_root_set", "seal_root_set"]
@@ -111,7 +111,7 @@ class RootSet:
 def seal_root_set(root: RootSet, aggregator_public_key: bytes) -> tuple[bytes, bytes, str]:
     """Encrypt the root set to the aggregator: ``(envelope, envelope key, digest)``. The owner keeps
     the key to reveal the set later; the spec names the envelope's CID and the digest."""
-    envelope, key = encrypt_with_key(root.to_bytes(), aggregator_public_key)
+    envelope, key = encrypt_with_key(root.to_bytes(), aggregator_public_key, ROOT_SET_CONTEXT)
     return envelope, key, root.digest()
 
 
@@ -121,7 +121,7 @@ def open_root_set(envelope: bytes, private_key, *, input_shape: Sequence[int], n
     if len(envelope) > MAX_ROOT_SET_BYTES + 4096:
         raise RootSetError(f"the root set envelope is {len(envelope)} bytes; the limit is {MAX_ROOT_SET_BYTES}")
     try:
-        data = decrypt(envelope, private_key)
+        data = decrypt(envelope, private_key, ROOT_SET_CONTEXT)
     except Exception as exc:  # a wrong key, a corrupted envelope: the spec's root set cannot be read
         raise RootSetError(f"the root set envelope does not open with the aggregator's key: {exc}") from None
     return RootSet.from_bytes(data, input_shape=input_shape, num_classes=num_classes, per_class=per_class,

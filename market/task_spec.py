@@ -30,6 +30,7 @@ from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from market.exceptions import MarketValueError
+from market.update_package import MAX_NUM_SAMPLES
 
 SPEC_VERSION: Final = 1
 MAX_SPEC_BYTES = 1 << 20
@@ -144,6 +145,14 @@ class LimitsSection(_Strict):
 
     max_update_bytes: int = Field(default=64 << 20, ge=1024)
     max_update_norm: float = Field(default=100.0, gt=0)
+    max_num_samples: int | None = Field(default=None, ge=1, le=MAX_NUM_SAMPLES, description=(
+        "Cap on an update's num_samples, its FedAvg weight (default: the protocol's, 10^9; a spec may only lower "
+        "it). Omitted from the spec's JSON when unset, so older specs keep their bytes and CID."))
+
+    @property
+    def num_samples_cap(self) -> int:
+        """The cap that applies: ``max_num_samples`` or the protocol's :data:`MAX_NUM_SAMPLES`."""
+        return MAX_NUM_SAMPLES if self.max_num_samples is None else self.max_num_samples
 
 
 class TaskSpec(_Strict):
@@ -172,6 +181,8 @@ class TaskSpec(_Strict):
         document = self.model_dump(mode="json")
         if document["scoring"]["reference"] is None:  # a median-rule spec keeps the bytes (and CID) it had
             del document["scoring"]["reference"]
+        if document["limits"]["max_num_samples"] is None:  # likewise a spec that keeps the protocol's cap
+            del document["limits"]["max_num_samples"]
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod

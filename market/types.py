@@ -69,10 +69,13 @@ class TaskConfig:
     min_trainers: int = 1
     max_trainers: int = 16
     strikes_to_slash: int = 2
-    """Rounds with a proven flag after which the stake is slashed (rejections never count)."""
+    """Strikes after which the stake is slashed: rounds with a proven flag, and rounds the trainer
+    submitted nothing to while others did (rejections never count)."""
     contest_window: int = 0
     """Seconds after the last publication during which rejected trainers may still contest
     before anyone can finalize (0: finalize at once)."""
+    allowlist_only: bool = False
+    """Only accounts the owner allowed (``allowTrainers``) may join."""
 
     def to_abi(self) -> tuple:
         key = self.aggregator_key
@@ -81,19 +84,28 @@ class TaskConfig:
         return (
             self.spec_cid, self.aggregator, key, self.verifier, self.stake_wei, self.join_deadline,
             self.submission_window, self.sketch_window, self.publish_grace, self.rounds,
-            self.min_trainers, self.max_trainers, self.strikes_to_slash, self.contest_window,
+            self.min_trainers, self.max_trainers, self.strikes_to_slash, self.contest_window, self.allowlist_only,
         )
 
     @classmethod
     def from_abi(cls, raw: tuple) -> "TaskConfig":
         (spec_cid, aggregator, key, verifier, stake, join_deadline, sub_w, sketch_w, grace, rounds,
-         min_t, max_t, strikes, contest) = raw
+         min_t, max_t, strikes, contest, allowlist_only) = raw
         return cls(
             spec_cid=spec_cid, aggregator=aggregator, aggregator_key=bytes(key), verifier=verifier,
             stake_wei=stake, join_deadline=join_deadline, submission_window=sub_w, sketch_window=sketch_w,
             publish_grace=grace, rounds=rounds, min_trainers=min_t, max_trainers=max_t, strikes_to_slash=strikes,
-            contest_window=contest,
+            contest_window=contest, allowlist_only=bool(allowlist_only),
         )
+
+
+@dataclass(frozen=True)
+class VerifierInfo:
+    """A verifier's entry in the Marketplace's registry (``verifierInfo``)."""
+
+    approved: bool
+    code_hash: bytes
+    slots: int
 
 
 @dataclass(frozen=True)

@@ -46,5 +46,9 @@ def ether(wei: int) -> str:
 
 
 def when(ts: int) -> str:
-    """A unix timestamp as ``YYYY-MM-DD HH:MM:SS UTC``."""
-    return _dt.datetime.fromtimestamp(int(ts), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """A unix timestamp as ``YYYY-MM-DD HH:MM:SS UTC``; one past year 9999 (or before 1970) as
+    ``unix time N`` (a chain value may be any uint64, and the message must still be written)."""
+    try:
+        return _dt.datetime.fromtimestamp(int(ts), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"unix time {int(ts)}"

@@ -22,6 +22,7 @@ OUT_DIR = REPO_ROOT / "out"
 _GAS = GasReport()
 
 os.environ.setdefault("MARKET_SCRYPT_N", "4096")  # fast keystores in tests; users get eth-account's default
+os.environ.setdefault("MARKET_WEAK_KEYSTORES", "1")  # ...which the keystore honours only with this flag
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,9 @@ does the one thing that is due and returns it as a :class:`~zk.protocol.actions.
 1. the task is open → wait for ``start``;
 2. the round accepts submissions and this trainer has none → fetch the global model, train on
    the private data, package the update (safetensors, a fresh salt), encrypt it to the
-   aggregator's key, **save the envelope to disk**, store it, and ``submitUpdate`` its CID and
-   keccak256 digest;
+   aggregator's key (checked first: :func:`market.encryption.check_public_key`) for this slot
+   (chain, contract, task, round, trainer: :class:`market.encryption.EnvelopeContext`), **save
+   the envelope to disk**, store it, and ``submitUpdate`` its CID and keccak256 digest;
 3. submissions are closed and the seed is fixed → compute the sketch of the very update that was
    submitted, its Poseidon commitment with the packed salt, and ``commitSketch``;
 4. the task is finished, aborted or cancelled → report what was credited.
@@ -17,7 +18,8 @@ round's :class:`RoundStage`) beside the envelope and the plaintext package of ev
 trainer killed at any point and restarted resumes
 where it was: it never trains or submits twice for a round (the chain's record of its
 submission is checked before every submit, and an ``AlreadySubmitted`` revert counts as done),
-and it commits the sketch of what it actually submitted.
+and it commits the sketch of what it actually submitted. The spec and global model are read with
+a bound; content that cannot be used stops the node with a TrainerError that names it.
 """
 
 from __future__ import annotations
@@ -35,11 +37,11 @@ from typing import Any
 import numpy as np
 from eth_account.signers.local import LocalAccount
 
-from market.encryption import encrypt_with_key, envelope_digest
+from market.encryption import EnvelopeContext, InvalidPublicKey, check_public_key, encrypt_with_key, envelope_digest
 from market.exceptions import ContractRevert
 from market.marketplace import Marketplace
-from market.storage import Storage
-from market.task_spec import TaskSpec
+from market.storage import ContentFault, Storage
+from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 from market.types import TaskInfo, TaskState
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
 from trainers.attacks import AttackPlan
@@ -170,8 +172,9 @@ class TrainerNode:
     @property
     def spec(self) -> TaskSpec:
         if self._spec is None:
-            task = self.market.get_task(self.task_id)
-            self._spec = TaskSpec.from_json(self.storage.get(task.config.spec_cid))
+            cid = self.market.get_task(self.task_id).config.spec_cid
+            self._spec = TaskSpec.from_json(self._read(f"the spec {cid}",
+                                                       lambda: self.storage.get(cid, max_bytes=MAX_SPEC_BYTES)))
             check_schema(self.dataset, self._spec.data)
         return self._spec
 
@@ -180,8 +183,17 @@ class TrainerNode:
 
     def global_state(self, round_: int) -> dict[str, np.ndarray]:
         """The global model a round starts from: the spec's initial model for round 0, else the
-        model the previous round published."""
-        return round_start_state(self.market, self.storage, self.spec, self.task_id, round_)[0]
+        model the previous round published (read with the bound of the spec's model)."""
+        spec = self.spec
+        return self._read(f"round {round_}: the global model",
+                          lambda: round_start_state(self.market, self.storage, spec, self.task_id, round_)[0])
+
+    def _read(self, what: str, read: Callable[[], Any]) -> Any:
+        """``read()``, its content faults (missing, damaged, no file, over the bound) a TrainerError."""
+        try:
+            return read()
+        except ContentFault as exc:
+            raise TrainerError(f"task {self.task_id}, {what} cannot be read: {exc}") from None
 
     # --- one step ----------------------------------------------------------------------------
     def step(self) -> NodeAction:
@@ -270,14 +282,42 @@ class TrainerNode:
                 return NodeAction(ActionKind.MISSED, round_)
             if exc.name == "MarketplaceReferenceMissing":  # the aggregator fixes the reference first
                 return NodeAction(ActionKind.WAITING, round_, "the round's reference")
+            if exc.name == "MarketplaceDuplicateDigest":  # a copier submitted this very envelope first
+                self.log(f"round {round_}: {exc.args_by_name['submittedBy']} took this digest; sealing again")
+                self._reseal(task, round_, record)
+                return NodeAction(ActionKind.WAITING, round_, "a fresh envelope (its digest was taken)")
             if exc.name != "MarketplaceAlreadySubmitted":
                 raise
         self._set_stage(record, RoundStage.SUBMITTED)
         self.log(f"round {round_}: submitted {record.cid}")
         return NodeAction(ActionKind.SUBMITTED, round_)
 
+    def _seal(self, task: TaskInfo, round_: int, package: bytes) -> bytes:
+        """Encrypt ``package`` for this slot; write the envelope and its key (mode 0600); return the envelope."""
+        context = EnvelopeContext(chain_id=self.market.chain.chain_id, contract=self.market.address,
+                                  task_id=self.task_id, round=round_, trainer=self.account.address)
+        envelope, key = encrypt_with_key(package, self._aggregator_key(task), context)
+        self._envelope_path(round_).write_bytes(envelope)
+        key_path = self._key_path(round_)
+        key_path.touch(mode=0o600)
+        key_path.write_text(key.hex())
+        return envelope
+
+    def _reseal(self, task: TaskInfo, round_: int, record: RoundRecord) -> None:
+        """A fresh envelope (new ephemeral key, new digest) of the package already made."""
+        envelope = self._seal(task, round_, self._package_path(round_).read_bytes())
+        record.digest, record.cid = envelope_digest(envelope).hex(), None
+        self._save_state()
+
+    def _aggregator_key(self, task: TaskInfo) -> bytes:  # checked before training: nothing sent to it is secret
+        try:
+            return check_public_key(task.config.aggregator_key)
+        except InvalidPublicKey as exc:
+            raise TrainerError(f"task {self.task_id}: the task's aggregator key is unusable: {exc}") from None
+
     def _prepare(self, task: TaskInfo, round_: int) -> RoundRecord:
         """Train, package, encrypt, and write the envelope to disk before anything leaves."""
+        self._aggregator_key(task)
         spec = self.spec
         global_state = self.global_state(round_)
         step = local_round(global_state, self.dataset, spec, plan=self.attack, seed=round_seed(self.seed, round_),
@@ -294,12 +334,8 @@ class TrainerNode:
                                                                   "epochs", "seconds", "device")},
         )
         package = build_update_package(delta, metadata)
-        envelope, key = encrypt_with_key(package, task.config.aggregator_key)
         self._package_path(round_).write_bytes(package)
-        self._envelope_path(round_).write_bytes(envelope)
-        key_path = self._key_path(round_)
-        key_path.touch(mode=0o600)
-        key_path.write_text(key.hex())
+        envelope = self._seal(task, round_, package)
         record = RoundRecord(round=round_, digest=envelope_digest(envelope).hex(), salt=salt, metrics=metrics)
         self.rounds[round_] = record
         self._save_state()

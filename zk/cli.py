@@ -1,5 +1,6 @@
 """``market deploy``: the Marketplace and the round verifier (owned by ``zk``: it deploys the
-Groth16 verifier of the default round circuit)."""
+Groth16 verifier of the default round circuit), and ``market verifier approve`` for a verifier
+deployed later (the registrar only)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,16 @@ from zk.protocol.rule import tau_fraction
 @password_file_option()
 @pass_ctx
 def deploy(ctx: CliContext, zk: bool, rule: str, sender: str, password_file: Path | None) -> None:
-    """Deploy the Marketplace (and the round verifier) and record the addresses for this chain."""
+    """Deploy the Marketplace (and the round verifier) and record the addresses for this chain.
+    The deployer is the Marketplace's registrar: it approves the verifiers deployed here (tasks may
+    name only approved verifiers)."""
     deployer = ctx.signer(sender, password_file)
     market = Marketplace.deploy(ctx.chain, deployer)
     block = ctx.chain.block_number()
     ctx.deployments.record(ctx.chain.chain_id, "Marketplace", market.address, block=block, deployer=deployer.address)
     console.print(f"Marketplace deployed at [bold]{market.address}[/] on {ctx.chain.describe()}")
     if zk and rule in ("reference", "both"):
-        _deploy_reference(ctx, deployer, block)
+        _deploy_reference(ctx, market, deployer, block)
     if zk and rule in ("median", "both"):
         from zk.deploy import deploy_round_verifier  # groth16py only when asked
 
@@ -40,14 +43,16 @@ def deploy(ctx: CliContext, zk: bool, rule: str, sender: str, password_file: Pat
             num, den = tau_fraction(DEFAULT_TAU)
             verifier = deploy_round_verifier(ctx.chain, deployer, n=DEFAULT_SLOTS, k=DEFAULT_SKETCH_K,
                                              tau_num=num, tau_den=den)
+        market.approve_verifier(deployer, verifier)
         ctx.deployments.record(ctx.chain.chain_id, "RoundVerifier", verifier, block=block, deployer=deployer.address)
         console.print(f"RoundVerifier ({DEFAULT_SLOTS} trainers, k={DEFAULT_SKETCH_K}, tau {DEFAULT_TAU:g}, DEVELOPMENT key) "
                       f"deployed at [bold]{verifier}[/]")
     console.print(f"recorded in {ctx.deployments.path}")
 
 
-def _deploy_reference(ctx: CliContext, deployer, block: int) -> None:
-    """The root-of-trust rule's verifier at the default shape and parameters."""
+def _deploy_reference(ctx: CliContext, market: Marketplace, deployer, block: int) -> None:
+    """The root-of-trust rule's verifier at the default shape and parameters, approved by the
+    deployer (the Marketplace's registrar)."""
     from zk.deploy import deploy_reference_verifier  # groth16py only when asked
     from zk.protocol.reference_rule import ReferenceRuleParams
     from zk.reference_circuit import ReferenceShape
@@ -56,6 +61,7 @@ def _deploy_reference(ctx: CliContext, deployer, block: int) -> None:
     shape = ReferenceShape(DEFAULT_SLOTS, DEFAULT_SKETCH_K, params.h_num, params.h_den)
     with console.status(f"loading (or making, once) the DEVELOPMENT key of ReferenceRound {shape.name}…"):
         deployment = deploy_reference_verifier(ctx.chain, deployer, shape=shape, params=params)
+    market.approve_verifier(deployer, deployment.address)
     ctx.deployments.record(ctx.chain.chain_id, "ReferenceRoundVerifier", deployment.address, block=block,
                            deployer=deployer.address)
     console.print(f"ReferenceRoundVerifier ({shape.n} trainers, k={shape.k}, h={params.h}, DEVELOPMENT key) "

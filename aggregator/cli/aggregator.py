@@ -110,7 +110,7 @@ def publish(ctx: CliContext, task_id: int, round_: int | None, model_cid: str, f
               help="Where to write the private X25519 key (PEM, encrypted with the wallet password source).")
 @password_file_option()
 def keygen(out: Path, password_file: Path | None) -> None:
-    """Make the aggregator's encryption key; prints the public key for `task post --aggregator-key`."""
+    """Make the aggregator's encryption key; prints the public key (register it: `market aggregator register-key`)."""
     from market.encryption import generate_private_key, public_key_bytes, save_private_key
     from market.keystore import read_password
 
@@ -121,6 +121,36 @@ def keygen(out: Path, password_file: Path | None) -> None:
     save_private_key(key, out, password.encode() if password else None)
     console.print(f"key written to {out}; public key (give it to task owners):")
     console.print("0x" + public_key_bytes(key).hex())
+
+
+@cli.command("register-key")
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The aggregator's private encryption key (from `market aggregator keygen`): its public key is registered.")
+@click.option("--public-key", "public_hex", default=None, help="Or the X25519 public key itself (0x + 64 hex digits).")
+@from_option()
+@password_file_option()
+@pass_ctx
+def register_key(ctx: CliContext, key_file: Path | None, public_hex: str | None, sender: str,
+                 password_file: Path | None) -> None:
+    """Register the aggregator's encryption key on chain: tasks naming this account as aggregator
+    must carry this key (`task post` refuses another), so no owner can hand trainers a key of its own."""
+    from market.encryption import check_public_key, load_private_key, public_key_bytes
+    from market.keystore import read_password
+
+    if (key_file is None) == (public_hex is None):
+        raise MarketValueError("give exactly one of --key and --public-key")
+    if key_file is not None:
+        password = read_password(password_file=password_file)
+        public = public_key_bytes(load_private_key(key_file, password.encode() if password else None))
+    else:
+        try:
+            public = bytes.fromhex(public_hex.removeprefix("0x"))
+        except ValueError:
+            raise MarketValueError(f"--public-key is not hex: {public_hex!r}") from None
+    public = check_public_key(public)
+    account = ctx.signer(sender, password_file)
+    result = ctx.marketplace.register_aggregator_key(account, public)
+    report(result, f"aggregator key 0x{public.hex()} registered for {account.address}")
 
 
 @cli.command("run")

@@ -56,9 +56,10 @@ def _reference_trainer(ctx: CliContext, storage, task_id: int, path: str):
     from aggregator.evaluation import make_reference_trainer
     from market.exceptions import MarketValueError
     from market.root_set import RootSet
-    from market.task_spec import TaskSpec
+    from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 
-    spec = TaskSpec.from_json(storage.get(ctx.marketplace.get_task(task_id).config.spec_cid))
+    spec_cid = ctx.marketplace.get_task(task_id).config.spec_cid
+    spec = TaskSpec.from_json(storage.get(spec_cid, max_bytes=MAX_SPEC_BYTES))
     section = spec.scoring.reference
     if section is None:
         raise MarketValueError(f"task {task_id} does not use the reference rule: it has no root set to recompute")

@@ -14,6 +14,11 @@ import {IRoundVerifier} from "../IRoundVerifier.sol";
  * The submission `order` is accepted and ignored (never hashed).
  */
 contract HashCheckVerifier is IRoundVerifier {
+    /// @notice Trainer slots it serves (the Marketplace registry reads it on approval).
+    function slots() external pure virtual returns (uint256) {
+        return 64;
+    }
+
     /// @inheritdoc IRoundVerifier
     function usesReference() external pure virtual returns (bool) {
         return false;
@@ -48,5 +53,12 @@ contract ReferenceHashCheckVerifier is HashCheckVerifier {
     /// @inheritdoc IRoundVerifier
     function usesReference() external pure override returns (bool) {
         return true;
+    }
+}
+
+/// @title FourSlotHashCheckVerifier (test harness): a HashCheckVerifier whose circuit has 4 slots.
+contract FourSlotHashCheckVerifier is HashCheckVerifier {
+    function slots() external pure override returns (uint256) {
+        return 4;
     }
 }

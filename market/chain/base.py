@@ -34,6 +34,10 @@ class ChainBackend(ABC):
     """A connection to one chain."""
 
     name: str = "chain"
+    simulation_block: str | None = "pending"
+    """The block estimates and dry runs are judged on: the pending one, where the transaction will
+    run (on "latest" a node reports latest's number, and ``closeSubmissions`` refuses the block of
+    the last submission). None: the node's default (eth-tester already simulates on its pending block)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

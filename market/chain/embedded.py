@@ -22,6 +22,7 @@ class EmbeddedChain(ChainBackend):
     """An in-process py-evm chain."""
 
     name = "embedded (eth-tester/py-evm)"
+    simulation_block = None  # eth-tester simulates on its pending block already (and refuses "pending")
 
     def __init__(self, *, accounts: int = DEV_ACCOUNT_COUNT) -> None:
         super().__init__()

@@ -42,6 +42,8 @@ def list_(ctx: CliContext) -> None:
 @pass_ctx
 def show(ctx: CliContext, task_id: int) -> None:
     """Show a task, its trainers and its rounds."""
+    from market.admission import verifier_standing
+
     market = ctx.marketplace
     t = market.get_task(task_id)
     c = t.config
@@ -49,6 +51,8 @@ def show(ctx: CliContext, task_id: int) -> None:
                   f"({t.published_rounds}/{c.rounds} published)")
     console.print(f"  owner {t.owner}; aggregator {c.aggregator}")
     console.print(f"  mode: {t.mode}")
+    console.print(f"  {verifier_standing(market, t)}")
+    console.print(f"  admission: {'allowlist only' if c.allowlist_only else 'anyone with the stake'}")
     console.print(f"  reward {ether(t.reward_wei)}; stake {ether(c.stake_wei)}; held now {ether(t.held_wei)}")
     console.print(f"  spec {c.spec_cid}; join until {when(c.join_deadline)}; trainers {c.min_trainers}-{c.max_trainers}")
     console.print(f"  windows: submit {c.submission_window}s, sketch {c.sketch_window}s, publish grace {c.publish_grace}s;"

@@ -104,8 +104,8 @@ def fund(ctx: CliContext, who: str, amount: int, sender: str, password_file: Pat
     to = _address(ctx, who)
 
     class _Transfer:  # a plain value transfer through the same signing path as contract calls
-        def estimate_gas(self, params):
-            return ctx.chain.web3.eth.estimate_gas({**params, "to": to})
+        def estimate_gas(self, params, block_identifier=None):
+            return ctx.chain.web3.eth.estimate_gas({**params, "to": to}, block_identifier)
 
         def build_transaction(self, params):
             tx = {**params, "to": to}

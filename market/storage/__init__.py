@@ -6,6 +6,9 @@ Two backends behind :class:`Storage`, chosen by :class:`~market.config.MarketCon
 * ``kubo``: :class:`KuboStorage`, an IPFS node's HTTP RPC API at ``config.ipfs_api``.
 
 Both give the CIDs ``ipfs add --cid-version=1`` gives, and both check what they read.
+Reads take a ``max_bytes`` limit (:class:`TooLarge` beyond it, the root's declared size checked
+first). :class:`ContentFault` is the family of errors that blame the content (missing, damaged,
+not a file, too large, not a CID); :class:`StorageUnavailable` blames the node (retry).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from market.storage.embedded import EmbeddedStorage
 from market.storage.exceptions import (
     BlockCorrupted,
     CarFormatError,
+    ContentFault,
     DagFormatError,
     InvalidCid,
     NodeApiError,
     NotFound,
     StorageError,
     StorageUnavailable,
+    TooLarge,
 )
 from market.storage.kubo import KuboStorage
 from market.storage.unixfs import compute_cid
@@ -46,6 +51,7 @@ __all__ = [
     "BACKENDS",
     "BlockCorrupted",
     "CarFormatError",
+    "ContentFault",
     "DagFormatError",
     "EmbeddedStorage",
     "InvalidCid",
@@ -55,6 +61,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageUnavailable",
+    "TooLarge",
     "compute_cid",
     "open_storage",
 ]

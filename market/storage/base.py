@@ -43,13 +43,20 @@ class Storage(ABC):
         """Store the concatenation of ``chunks`` (pieces of any size) and return its CID."""
 
     @abstractmethod
-    def get_into(self, cid: str, sink: BinaryIO) -> int:
+    def get_into(self, cid: str, sink: BinaryIO, *, max_bytes: int | None = None) -> int:
         """Write the content of ``cid`` to ``sink`` and return the number of bytes.
 
-        Raises :class:`~market.storage.exceptions.NotFound` when the store lacks it and
+        Raises :class:`~market.storage.exceptions.NotFound` when the store lacks it,
         :class:`~market.storage.exceptions.BlockCorrupted` when what it holds does not match
-        the CID. On an error part of the content may already be in ``sink``; use
-        :meth:`get` or :meth:`get_file`, which never hand out unchecked bytes.
+        the CID, :class:`~market.storage.exceptions.DagFormatError` when the CID is not a
+        UnixFS file (a directory, another codec), and, with ``max_bytes``,
+        :class:`~market.storage.exceptions.TooLarge` when the root declares more bytes (checked
+        before any content is read) or the stream goes past them (never more than
+        ``max_bytes`` reach ``sink``). All of them are
+        :class:`~market.storage.exceptions.ContentFault`; a backend that cannot be reached
+        raises :class:`~market.storage.exceptions.StorageUnavailable`. On an error part of
+        the content may already be in ``sink``; use :meth:`get` or :meth:`get_file`, which
+        never hand out unchecked bytes.
         """
 
     @abstractmethod
@@ -85,10 +92,11 @@ class Storage(ABC):
         return self.put_stream([data])
 
     @traced("storage.get")
-    def get(self, cid: str) -> bytes:
-        """The content of ``cid``, checked against the CID."""
+    def get(self, cid: str, *, max_bytes: int | None = None) -> bytes:
+        """The content of ``cid``, checked against the CID; with ``max_bytes``, at most that
+        many bytes are ever held (:class:`~market.storage.exceptions.TooLarge` beyond)."""
         buffer = BytesIO()
-        self.get_into(cid, buffer)
+        self.get_into(cid, buffer, max_bytes=max_bytes)
         return buffer.getvalue()
 
     def put_file(self, path: str | os.PathLike[str]) -> str:
@@ -96,8 +104,8 @@ class Storage(ABC):
         with open(path, "rb") as stream:
             return self.put_stream(iter_file_chunks(stream))
 
-    def get_file(self, cid: str, path: str | os.PathLike[str]) -> int:
-        """Write the content of ``cid`` to ``path`` and return its size.
+    def get_file(self, cid: str, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> int:
+        """Write the content of ``cid`` to ``path`` and return its size (at most ``max_bytes``).
 
         The bytes go to a temporary file beside ``path`` that replaces it only once the
         content has been checked, so ``path`` never holds unchecked or partial data.
@@ -106,7 +114,7 @@ class Storage(ABC):
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
         try:
             with os.fdopen(fd, "wb") as sink:
-                size = self.get_into(cid, sink)
+                size = self.get_into(cid, sink, max_bytes=max_bytes)
             os.replace(temporary, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -27,16 +27,9 @@ from multiformats import CID
 
 from market.storage.base import Storage
 from market.storage.car import CarReader, write_car
+from market.storage.dag_reader import iter_dag_blocks, iter_file_content
 from market.storage.exceptions import NotFound, StorageError
-from market.storage.unixfs import (
-    FileDagBuilder,
-    block_matches,
-    cid_to_str,
-    iter_dag_blocks,
-    iter_file_content,
-    parse_cid,
-    verify_block,
-)
+from market.storage.unixfs import FileDagBuilder, block_matches, cid_to_str, parse_cid, verify_block
 from market.tracing import traced
 
 _PINS = ".pins"
@@ -104,10 +97,11 @@ class EmbeddedStorage(Storage):
             builder.write(chunk)
         return cid_to_str(builder.finish())
 
-    def get_into(self, cid: str, sink: BinaryIO) -> int:
-        """Stream the content to ``sink``; each block is checked before its bytes go out."""
+    def get_into(self, cid: str, sink: BinaryIO, *, max_bytes: int | None = None) -> int:
+        """Stream the content to ``sink``; each block is checked before its bytes go out, the
+        root's declared size before any (see :mod:`market.storage.dag_reader`)."""
         size = 0
-        for piece in iter_file_content(parse_cid(cid), self.get_block):
+        for piece in iter_file_content(parse_cid(cid), self.get_block, max_bytes=max_bytes):
             sink.write(piece)
             size += len(piece)
         return size

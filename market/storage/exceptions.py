@@ -15,11 +15,18 @@ class StorageError(MarketError):
     exit_code = 7
 
 
-class InvalidCid(StorageError, MarketValueError):
+class ContentFault(StorageError):
+    """The content a CID names is at fault, not the store: it is missing, damaged, not a
+    UnixFS file, over the size limit, or the CID itself is invalid. Whoever chose the CID
+    (e.g. a trainer submitting an update) answers for it; retrying does not help. Apart from
+    :class:`StorageUnavailable` (the node is down: nobody's content is at fault, retry)."""
+
+
+class InvalidCid(ContentFault, MarketValueError):
     """A string is not a CID this store can use."""
 
 
-class NotFound(StorageError, LookupError):
+class NotFound(ContentFault, LookupError):
     """The store does not hold the requested content (or one of its blocks)."""
 
     def __init__(self, cid: str, message: str | None = None) -> None:
@@ -27,7 +34,7 @@ class NotFound(StorageError, LookupError):
         self.cid = cid
 
 
-class BlockCorrupted(StorageError):
+class BlockCorrupted(ContentFault):
     """A block (or a whole blob) does not hash to the CID it was asked for: the store's copy
     was altered, the node lied, or the bytes were damaged on the way."""
 
@@ -36,9 +43,20 @@ class BlockCorrupted(StorageError):
         self.cid = cid
 
 
-class DagFormatError(StorageError, MarketValueError):
+class DagFormatError(ContentFault, MarketValueError):
     """A block decodes, but not as a UnixFS file node this store understands (e.g. a
     directory, a HAMT shard, an unknown codec or inconsistent block sizes)."""
+
+
+class TooLarge(ContentFault, MarketValueError):
+    """The content is larger than the reader's byte limit: its root declares more, or the
+    stream went past the limit (a root that understates its size)."""
+
+    def __init__(self, cid: str, limit: int, declared: int | None, message: str | None = None) -> None:
+        declared_text = "an unknown size" if declared is None else f"{declared:,} bytes"
+        super().__init__(message or f"content {cid} is over the limit of {limit:,} bytes "
+                                    f"(its root declares {declared_text})")
+        self.cid, self.limit, self.declared = cid, limit, declared
 
 
 class CarFormatError(StorageError, MarketValueError):
@@ -65,10 +83,12 @@ class NodeApiError(StorageError):
 __all__ = [
     "BlockCorrupted",
     "CarFormatError",
+    "ContentFault",
     "DagFormatError",
     "InvalidCid",
     "NodeApiError",
     "NotFound",
     "StorageError",
     "StorageUnavailable",
+    "TooLarge",
 ]

@@ -13,7 +13,10 @@ serves the same API (the js-ipfs daemon the tests start). What it adds over raw 
   :class:`~market.storage.exceptions.BlockCorrupted` either way;
 * **timeouts, retries with exponential backoff** on connection failures and 502/503/504
   (request bodies are replayable: uploads are spooled to a temporary file first);
-* **streaming**: uploads and downloads go through in pieces, never whole in memory.
+* **streaming**: uploads and downloads go through in pieces, never whole in memory;
+* **bounded reads**: the root block is read and checked before ``cat`` (a directory or another
+  codec is a DagFormatError, not the node's error), its declared size is held against
+  ``max_bytes``, and the stream is cut there too (see :mod:`market.storage.dag_reader`).
 """
 
 from __future__ import annotations
@@ -33,9 +36,27 @@ from multiformats import CID
 from market.config import DEFAULT_IPFS_API
 from market.storage.base import Storage
 from market.storage.car import CarReader, encode_header, encode_section, write_car
+from market.storage.dag_reader import MAX_NODE_BLOCK, check_declared_size
 from market.storage.embedded import EmbeddedStorage
-from market.storage.exceptions import BlockCorrupted, NodeApiError, NotFound, StorageError, StorageUnavailable
-from market.storage.unixfs import CHUNK_SIZE, DAG_PB, FileDagBuilder, cid_to_str, decode_dag_pb, parse_cid
+from market.storage.exceptions import (
+    BlockCorrupted,
+    DagFormatError,
+    NodeApiError,
+    NotFound,
+    StorageError,
+    StorageUnavailable,
+    TooLarge,
+)
+from market.storage.unixfs import (
+    CHUNK_SIZE,
+    DAG_PB,
+    RAW,
+    FileDagBuilder,
+    cid_to_str,
+    decode_dag_pb,
+    parse_cid,
+    verify_block,
+)
 from market.tracing import traced
 
 log = logging.getLogger(__name__)
@@ -195,52 +216,78 @@ class KuboStorage(Storage):
             )
         return cid_to_str(got)
 
-    def get_into(self, cid: str, sink: BinaryIO) -> int:
+    def get_into(self, cid: str, sink: BinaryIO, *, max_bytes: int | None = None) -> int:
         """``cat`` the content into ``sink`` and check it; fall back to a block-checked
-        ``dag/export`` when the re-chunked root differs from ``cid``."""
+        ``dag/export`` when the re-chunked root differs from ``cid`` or ``cat`` fails on a
+        root that is a file. The root block is read and checked first: anything but a UnixFS
+        file is a DagFormatError, a declared size over ``max_bytes`` a TooLarge, and the
+        stream is cut at ``max_bytes`` too."""
         root = parse_cid(cid)
+        self._check_root(root, max_bytes)
         start = sink.tell() if sink.seekable() else None
-        builder = FileDagBuilder()
-        written = 0
-
-        def rewind() -> None:
-            nonlocal builder, written
-            if written and start is not None:
-                sink.seek(start)
-                sink.truncate()
-            builder, written = FileDagBuilder(), 0
-
-        def copy(response: httpx.Response) -> int:
-            nonlocal written
-            rewind()
-            for piece in response.iter_bytes():
-                sink.write(piece)
-                builder.write(piece)
-                written += len(piece)
-            return written
-
+        copy = _CheckedCopy(root, sink, start, max_bytes)
         params = {"arg": cid_to_str(root), "timeout": f"{self.fetch_timeout:g}s"}
-        self._call("cat", params, copy, may_retry=lambda: start is not None or written == 0)
-        if builder.finish() == root:
-            return written
-        if start is None:
-            raise BlockCorrupted(cid_to_str(root), f"content of {cid_to_str(root)} from {self.api_url} fails its check")
-        log.info("re-chunked %s gives %s; checking block by block", cid_to_str(root), cid_to_str(builder.finish()))
-        rewind()
+        if max_bytes is not None:
+            params["length"] = str(max_bytes + 1)
+        try:
+            self._call("cat", params, copy, may_retry=lambda: start is not None or copy.written == 0)
+        except NodeApiError as err:
+            if start is None:
+                raise
+            log.info("cat %s failed (%s); checking block by block", cid_to_str(root), err)
+        else:
+            if copy.builder.finish() == root:
+                return copy.written
+            if start is None:
+                raise BlockCorrupted(cid_to_str(root), f"content of {cid_to_str(root)} from {self.api_url} "
+                                                       "fails its check")
+            log.info("re-chunked %s gives %s; checking block by block", cid_to_str(root),
+                     cid_to_str(copy.builder.finish()))
+        copy.rewind()
+        return self._get_by_blocks(root, sink, max_bytes)
+
+    def _check_root(self, root: CID, max_bytes: int | None) -> None:
+        """The root is a UnixFS file whose declared size fits ``max_bytes``: no request for
+        another codec, ``block/stat`` for a raw leaf, ``block/get`` (checked) for a dag-pb node."""
+        if root.codec.code not in (RAW, DAG_PB):
+            raise DagFormatError(f"{cid_to_str(root)} has codec {root.codec.name}, not a UnixFS file")
+        params = {"arg": cid_to_str(root), "timeout": f"{self.fetch_timeout:g}s"}
+        if root.codec.code == RAW:
+            if max_bytes is not None:
+                size = self._call("block/stat", params, _block_size)
+                if size > max_bytes:
+                    raise TooLarge(cid_to_str(root), max_bytes, size)
+            return
+        block = verify_block(root, self._call("block/get", params, _read_node_block))
+        check_declared_size(root, block, max_bytes)
+
+    def _get_by_blocks(self, root: CID, sink: BinaryIO, max_bytes: int | None) -> int:
+        """The content of ``root`` from ``dag/export``, every block checked, at most about
+        ``max_bytes`` (plus the DAG's nodes) received."""
         with tempfile.TemporaryDirectory(prefix="market-kubo-") as scratch:
             checked = EmbeddedStorage(scratch)
-            self._export_checked(root, checked.put_block)
-            return checked.get_into(cid_to_str(root), sink)
+            limit = None if max_bytes is None else max_bytes + max_bytes // 8 + MAX_NODE_BLOCK
+            self._export_checked(root, checked.put_block, max_received=limit)
+            return checked.get_into(cid_to_str(root), sink, max_bytes=max_bytes)
 
     def _export_checked(
-        self, root: CID, on_block: Callable[[CID, bytes], None], may_retry: Callable[[], bool] = lambda: True
+        self,
+        root: CID,
+        on_block: Callable[[CID, bytes], None],
+        may_retry: Callable[[], bool] = lambda: True,
+        max_received: int | None = None,
     ) -> None:
         """Stream the DAG under ``root`` from ``dag/export`` to ``on_block``, each block
-        checked against its CID first; raise NotFound if the export misses a block."""
+        checked against its CID first; raise NotFound if the export misses a block and
+        TooLarge once more than ``max_received`` block bytes came."""
 
         def read(response: httpx.Response) -> None:
-            expected, received = {root}, set()
+            expected, received, size = {root}, set(), 0
             for block_cid, block in CarReader(io.BufferedReader(_ResponseStream(response.iter_bytes())), verify=True):
+                size += len(block)
+                if max_received is not None and size > max_received:
+                    raise TooLarge(cid_to_str(root), max_received, None,
+                                   f"the DAG of {cid_to_str(root)} is over {max_received:,} bytes of blocks")
                 if block_cid.codec.code == DAG_PB:
                     expected.update(link.cid for link in decode_dag_pb(block).links)
                 received.add(block_cid)
@@ -292,6 +339,50 @@ class KuboStorage(Storage):
             if error:
                 log.warning("IPFS node could not pin a CAR root: %s", error)
         return [cid_to_str(root) for root in reader.roots]
+
+
+class _CheckedCopy:
+    """The ``cat`` handler of :meth:`KuboStorage.get_into`: copies the answer to ``sink``
+    while re-chunking it (to compare the root), stops past ``max_bytes``, and can rewind the
+    sink to where it started (``start``, None if the sink cannot seek)."""
+
+    def __init__(self, root: CID, sink: BinaryIO, start: int | None, max_bytes: int | None) -> None:
+        self.root, self.sink, self.start, self.max_bytes = root, sink, start, max_bytes
+        self.builder, self.written = FileDagBuilder(), 0
+
+    def rewind(self) -> None:
+        if self.written and self.start is not None:
+            self.sink.seek(self.start)
+            self.sink.truncate()
+        self.builder, self.written = FileDagBuilder(), 0
+
+    def __call__(self, response: httpx.Response) -> int:
+        self.rewind()
+        for piece in response.iter_bytes():
+            if self.max_bytes is not None and self.written + len(piece) > self.max_bytes:
+                raise TooLarge(cid_to_str(self.root), self.max_bytes, None,
+                               f"content {cid_to_str(self.root)} goes past the limit of {self.max_bytes:,} bytes")
+            self.sink.write(piece)
+            self.builder.write(piece)
+            self.written += len(piece)
+        return self.written
+
+
+def _read_node_block(response: httpx.Response) -> bytes:
+    """The body of ``block/get``, refused once it passes :data:`MAX_NODE_BLOCK`."""
+    block = bytearray()
+    for piece in response.iter_bytes():
+        block += piece
+        if len(block) > MAX_NODE_BLOCK:
+            raise DagFormatError(f"a root block over {MAX_NODE_BLOCK:,} bytes is not a UnixFS file node")
+    return bytes(block)
+
+
+def _block_size(response: httpx.Response) -> int:
+    try:
+        return int(json.loads(response.read())["Size"])
+    except (ValueError, KeyError, TypeError):
+        raise NodeApiError("block/stat", response.status_code, "no Size in the answer") from None
 
 
 def _json_lines(response: httpx.Response) -> list[dict[str, Any]]:

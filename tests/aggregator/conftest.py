@@ -11,7 +11,7 @@ import torch
 from aggregator.evaluation import make_evaluator, make_reference_trainer
 from aggregator.service import AggregatorNode
 from market.chain import EmbeddedChain
-from market.encryption import generate_private_key, public_key_bytes
+from market.encryption import EnvelopeContext, generate_private_key, public_key_bytes
 from market.marketplace import Marketplace
 from market.root_set import RootSet, seal_root_set
 from market.storage import EmbeddedStorage
@@ -53,6 +53,11 @@ class SmallTask:
     def trainers_step(self, slots=None) -> list[NodeAction]:
         return [n.step() for i, n in enumerate(self.nodes) if slots is None or i in slots]
 
+    def context(self, slot: int, round_: int = 0) -> EnvelopeContext:
+        """The envelope context of trainer ``slot``'s submission in ``round_``."""
+        return EnvelopeContext(chain_id=self.chain.chain_id, contract=self.market.address, task_id=self.task_id,
+                               round=round_, trainer=self.trainers[slot].address)
+
 
 def make_small_task(tmp_path: Path, *, n: int = 4, rounds: int = 2, attacks: dict[int, str] | None = None,
                     strikes: int = 1, stake: int = 10**16, initial_model: bool = True, reference: bool = False,
@@ -71,6 +76,7 @@ def make_small_task(tmp_path: Path, *, n: int = 4, rounds: int = 2, attacks: dic
     if initial_model:
         spec = spec.with_initial_model(storage.put(model_to_bytes(build_model(spec.model))))
     key = generate_private_key()
+    market.register_aggregator_key(agg, public_key_bytes(key))
     train, test = digits_train_test((64,))
     root = None
     if reference:

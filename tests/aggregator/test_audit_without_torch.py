@@ -50,7 +50,7 @@ import numpy as np
 from aggregator.audit import audit_task
 from aggregator.service import AggregatorNode
 from market.chain import EmbeddedChain
-from market.encryption import encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
+from market.encryption import EnvelopeContext, encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
 from market.marketplace import Marketplace
 from market.model_state import param_spec, state_to_bytes
 from market.storage import EmbeddedStorage
@@ -70,6 +70,7 @@ layout = param_spec(spec.model)
 spec = spec.with_initial_model(storage.put(state_to_bytes(
     {name: np.zeros(shape, dtype) for name, (shape, dtype) in layout.items()})))
 key = generate_private_key()
+market.register_aggregator_key(agg, public_key_bytes(key))
 config = TaskConfig(spec_cid=storage.put(spec.to_json()), aggregator=agg.address,
                     aggregator_key=public_key_bytes(key), join_deadline=chain.timestamp() + 600, stake_wei=10**16,
                     rounds=1, min_trainers=3, max_trainers=3, submission_window=300, sketch_window=300,
@@ -86,7 +87,9 @@ for slot, account in enumerate(trainers):
     salt = random_salt()
     meta = UpdateMetadata(task_id=task_id, round=0, trainer=account.address, num_samples=100 + slot,
                           salt=salt.to_bytes(32, "big"), model_spec_hash=model_spec_hash(layout))
-    envelope = encrypt_for_aggregator(build_update_package(tensors, meta), public_key_bytes(key))
+    context = EnvelopeContext(chain_id=chain.chain_id, contract=market.address, task_id=task_id, round=0,
+                              trainer=account.address)
+    envelope = encrypt_for_aggregator(build_update_package(tensors, meta), public_key_bytes(key), context)
     market.submit_update(account, task_id, 0, storage.put(envelope), envelope_digest(envelope))
     updates.append((account, tensors, salt))
 

@@ -72,7 +72,7 @@ def test_bad_submission_is_rejected_with_its_reason_and_audited(tmp_path, reason
     # Prepare: three honest trainers; slot 3 sends the bad submission
     task.trainers_step(slots={0, 1, 2})
     package = _bad_package(task, 3, case["mutate"])
-    envelope = encrypt_for_aggregator(package, public_key_bytes(task.key))
+    envelope = encrypt_for_aggregator(package, public_key_bytes(task.key), task.context(3))
     commitment = _submit(task, 3, envelope, case.get("digest"))
     agg.step()  # close
     task.trainers_step(slots={0, 1, 2})
@@ -94,7 +94,7 @@ def test_bad_submission_is_rejected_with_its_reason_and_audited(tmp_path, reason
         assert revealed == []
     else:
         key = bytes(revealed[0]["args"]["key"])
-        assert decrypt_with_evidence_key(envelope, key) == package  # anyone can open this one submission
+        assert decrypt_with_evidence_key(envelope, key, task.context(3)) == package  # anyone can open this one
     audit = audit_task(task.market, task.storage, task.task_id)[0]
     assert audit.ok, [c for c in audit.checks if not c.ok]
 
@@ -125,5 +125,6 @@ def test_honest_package_passes_intake_after_a_round_trip(tmp_path):
     intakes = agg.rounds[0].intakes
     assert [i.reason for i in intakes] == [None] * 4
     sub = task.market.get_submission(task.task_id, 0, task.trainers[0].address)
-    loaded = load_update_package(decrypt(task.storage.get(sub.update_cid), task.key), param_spec(task.spec.model))
+    loaded = load_update_package(decrypt(task.storage.get(sub.update_cid), task.key, task.context(0)),
+                                 param_spec(task.spec.model))
     assert loaded.metadata.trainer == task.trainers[0].address

@@ -9,7 +9,13 @@ import pytest
 from aggregator.exceptions import UpdateReloadError
 from aggregator.intake import intake_round, update_bytes
 from aggregator.round_pipeline import assess_round
-from market.encryption import encrypt_for_aggregator, envelope_digest, generate_private_key, public_key_bytes
+from market.encryption import (
+    EnvelopeContext,
+    encrypt_for_aggregator,
+    envelope_digest,
+    generate_private_key,
+    public_key_bytes,
+)
 from market.storage import EmbeddedStorage, NotFound
 from market.task_spec import ScoringSection
 from market.types import SubmissionInfo
@@ -19,6 +25,7 @@ from zk.protocol.sketch import SketchParams, sketch_update
 
 SPEC = {"layer.bias": ((3,), "float32"), "layer.weight": ((3, 5), "float32")}
 SEED, TASK, ROUND = 1234567, 7, 0
+CHAIN_ID, CONTRACT = 31337, "0x" + "c0" * 20
 TRAINERS = [f"0x{i:040x}" for i in range(1, 6)]
 
 
@@ -29,12 +36,12 @@ class ForgetfulStorage(EmbeddedStorage):
         super().__init__(root)
         self.forget, self.reads = forget, 0
 
-    def get(self, cid: str) -> bytes:
+    def get(self, cid: str, *, max_bytes: int | None = None) -> bytes:
         if cid == self.forget:
             self.reads += 1
             if self.reads > 1:
                 raise NotFound(f"{cid} is no longer stored")
-        return super().get(cid)
+        return super().get(cid, max_bytes=max_bytes)
 
 
 def _round(storage, key):
@@ -48,7 +55,8 @@ def _round(storage, key):
         salt = random_salt()
         meta = UpdateMetadata(task_id=TASK, round=ROUND, trainer=trainer, num_samples=50 + 10 * slot,
                               salt=salt.to_bytes(32, "big"), model_spec_hash=model_spec_hash(SPEC))
-        envelope = encrypt_for_aggregator(build_update_package(update, meta), public_key_bytes(key))
+        context = EnvelopeContext(chain_id=CHAIN_ID, contract=CONTRACT, task_id=TASK, round=ROUND, trainer=trainer)
+        envelope = encrypt_for_aggregator(build_update_package(update, meta), public_key_bytes(key), context)
         cid = storage.put(envelope)
         commitment = sketch_commitment(sketch_update(update, SEED, params), salt)
         sub = SubmissionInfo(update_cid=cid, update_digest=envelope_digest(envelope), sketch_commitment=commitment)
@@ -58,7 +66,8 @@ def _round(storage, key):
 
 
 def _intake(storage, entries, key, *, stream):
-    return intake_round(storage, entries, stream=stream, private_key=key, param_spec=SPEC, task_id=TASK,
+    return intake_round(storage, entries, stream=stream, private_key=key, param_spec=SPEC, chain_id=CHAIN_ID,
+                        contract=CONTRACT, task_id=TASK,
                         round_=ROUND, seed=SEED, sketch_params=SketchParams(k=ScoringSection().sketch_k),
                         max_bytes=1 << 20, max_norm=1e6)
 

@@ -42,6 +42,8 @@ MAX_ROUNDS = 1000
 MAX_CID_LENGTH = 128
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
+AGGREGATOR_KEY = b"\x42" * 32
+"""The X25519 key the aggregator (and the outsider, for tests naming it aggregator) registered."""
 REWARD = 10**18
 STAKE = 10**16
 JOIN_WINDOW = 1_000
@@ -323,12 +325,18 @@ class TaskFlow:
 @pytest.fixture(scope="session")
 def contracts_base(gas_report: GasReport) -> Iterator[tuple[EmbeddedChain, str, str, int]]:
     """One embedded chain for the whole folder, with a Marketplace and a HashCheckVerifier
-    deployed, and a snapshot of that state: (chain, marketplace, verifier, snapshot id).
-    Every test starts from the snapshot (a fresh chain and deploy per test cost ~0.4 s)."""
+    deployed (and approved by the owner, the registrar), the aggregator's key
+    :data:`AGGREGATOR_KEY` registered, and a snapshot of that state: (chain, marketplace,
+    verifier, snapshot id). Every test starts from the snapshot (a fresh chain and deploy per
+    test cost ~0.4 s)."""
     chain = EmbeddedChain()
-    owner = actors_of(chain).owner
+    roles = actors_of(chain)
+    owner = roles.owner
     market = Marketplace.deploy(chain, owner, gas_report=gas_report)
     verifier = deploy_contract(chain, "HashCheckVerifier", owner).contract_address
+    market.approve_verifier(owner, verifier)
+    for account in (roles.aggregator, roles.outsider):
+        market.register_aggregator_key(account, AGGREGATOR_KEY)
     snapshot = chain.tester.take_snapshot()
     yield chain, market.address, Web3.to_checksum_address(verifier), snapshot
     chain.close()
@@ -378,7 +386,7 @@ def task_config(chain: EmbeddedChain, actors: Actors) -> Callable[..., TaskConfi
     def _config(**overrides) -> TaskConfig:
         values = dict(
             spec_cid="bafy-task-spec", aggregator=actors.aggregator.address,
-            join_deadline=chain.timestamp() + JOIN_WINDOW, aggregator_key=b"\x42" * 32, stake_wei=STAKE,
+            join_deadline=chain.timestamp() + JOIN_WINDOW, aggregator_key=AGGREGATOR_KEY, stake_wei=STAKE,
             submission_window=SUBMISSION_WINDOW, sketch_window=SKETCH_WINDOW, publish_grace=PUBLISH_GRACE,
             rounds=1, min_trainers=2, max_trainers=4, strikes_to_slash=1,
         )

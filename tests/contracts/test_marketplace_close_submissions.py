@@ -81,3 +81,44 @@ def test_close_submissions_with_no_submission_after_deadline(drive, market, acto
     # Assert
     info = flow.round(0)
     assert info.closed and info.submissions == 0
+
+
+def _seed_predictor(market, chain, actors, flow):
+    from market.marketplace import deploy_contract
+    from tests.contracts.conftest import STAKE, Harness
+
+    deployed = deploy_contract(chain, "SeedPredictor", actors.outsider, market.address)
+    harness = Harness(market, "SeedPredictor", deployed.contract_address)
+    harness.transact(actors.outsider, "joinTask", flow.task_id, value=STAKE)
+    return harness
+
+
+def test_close_submissions_refused_in_the_block_of_the_last_submission(drive, market, chain, actors, reverts):
+    # Prepare: the last trainer is a contract that predicts the seed of a close in its own block
+    # (review finding 3: it then shapes its update for that seed and closes at once)
+    flow = drive("joined", trainers=1)
+    attacker = _seed_predictor(market, chain, actors, flow)
+    flow.start()
+    flow.submit(0)
+
+    # Execute / Assert: submit + close in one transaction is refused; nothing was recorded
+    with reverts("MarketplaceCloseTooEarly", taskId=flow.task_id, round=0):
+        attacker.transact(actors.outsider, "submitAndClose", flow.task_id, 0, "bafy-attack", b"\x66" * 32)
+    assert flow.round(0).submissions == 1
+
+
+def test_close_submissions_seed_is_not_the_one_the_last_submitter_could_predict(drive, market, chain, actors):
+    # Prepare: the attacker submits last, predicting in that block
+    flow = drive("joined", trainers=1)
+    attacker = _seed_predictor(market, chain, actors, flow)
+    flow.start()
+    flow.submit(0)
+    attacker.transact(actors.outsider, "submit", flow.task_id, 0, "bafy-attack", b"\x66" * 32)
+    predicted_then = attacker.call("predictSeed", flow.task_id, 0)
+
+    # Execute: anyone closes in a later block
+    market.close_submissions(actors.outsider, flow.task_id, 0)
+
+    # Assert: the seed comes from the block holding the last submission, unknown when it was sent
+    assert flow.round(0).closed
+    assert flow.round(0).seed != predicted_then

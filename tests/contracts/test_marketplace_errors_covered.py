@@ -57,4 +57,4 @@ def test_errors_interface_declares_what_the_abi_has():
     abi = _abi_errors()
     assert declared <= abi
     assert abi - declared == {"ReentrancyGuardReentrantCall"}
-    assert len(declared) == 51
+    assert len(declared) == 59

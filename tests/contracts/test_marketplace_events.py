@@ -72,11 +72,16 @@ def test_events_log_holds_every_declared_event(drive, make_task, market, actors)
     flow.finalize()
     market.withdraw(flow.trainers[0])
     make_task().cancel()
+    admitting = make_task(allowlist_only=True)
+    market.allow_trainers(actors.owner, admitting.task_id, [actors.trainers[0].address])  # TrainerAllowed
+    admitting.join(actors.trainers[:1])
+    market.leave(actors.trainers[0], admitting.task_id)  # TrainerLeft
     aborted = drive("started")
     aborted.pass_publish_deadline(0)
     aborted.abort()
-    reference = drive("started", verifier=deploy_contract(market.chain, "ReferenceHashCheckVerifier",
-                                                          actors.owner).contract_address)
+    reference_verifier = deploy_contract(market.chain, "ReferenceHashCheckVerifier", actors.owner).contract_address
+    market.approve_verifier(actors.owner, reference_verifier)  # VerifierApproved
+    reference = drive("started", verifier=reference_verifier)
     market.commit_reference(actors.aggregator, reference.task_id, 0, digest_of("reference"))
     reference.close(0)  # nobody submitted: the round may still get its reference sketch
     market.commit_reference_sketch(actors.aggregator, reference.task_id, 0, 7)

@@ -20,8 +20,10 @@ SKETCH = 123_456_789
 
 
 @pytest.fixture
-def reference_verifier(chain, actors) -> str:
-    return deploy_contract(chain, "ReferenceHashCheckVerifier", actors.owner).contract_address
+def reference_verifier(chain, actors, market) -> str:
+    address = deploy_contract(chain, "ReferenceHashCheckVerifier", actors.owner).contract_address
+    market.approve_verifier(actors.owner, address)
+    return address
 
 
 @pytest.fixture

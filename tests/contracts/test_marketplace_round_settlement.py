@@ -124,3 +124,41 @@ def test_colluding_majority_gains_nothing_from_getting_the_honest_flagged(drive,
     assert earned[3:] == [0, 0]
     assert market.credit_of(SLASH_SINK) == 2 * STAKE + flow.round(0).withheld
     assert market.credit_of(actors.owner.address) < 10  # dust only
+
+
+def test_a_missed_round_is_a_strike_and_squatting_loses_the_stake(drive, market, actors):
+    # Prepare: a squatter (slot 2) joins and never submits; the others submit both rounds
+    # (review finding 7: it kept its stake while stalling every round to its deadline)
+    flow = drive("started", trainers=3, rounds=2, strikes_to_slash=2)
+    working = flow.trainers[:2]
+    squatter = flow.trainers[2]
+    for round_ in range(2):
+        flow.submit(round_, working)
+        flow.close(round_)
+        flow.commit(round_)
+        flow.publish(round_, scores=[1, 1, 0])
+        assert market.get_trainer(flow.task_id, squatter.address).strikes == round_ + 1
+
+    # Execute
+    result = flow.finalize()
+
+    # Assert: the squatter's stake went to the sink; the working trainers got theirs back, no strike
+    assert [market.get_trainer(flow.task_id, t.address).strikes for t in working] == [0, 0]
+    slashed = [e["args"] for e in result.events if e["event"] == "StakeSlashed"]
+    assert [(e["trainer"], e["strikes"]) for e in slashed] == [(squatter.address, 2)]
+    credits = credits_by_kind(result)
+    assert (SLASH_SINK, STAKE, CreditKind.SLASHED) in credits
+    assert (squatter.address, STAKE, CreditKind.STAKE_RETURNED) not in credits
+    assert_money_conserved(market, [flow.task_id])
+
+
+def test_a_round_nobody_submitted_to_strikes_nobody(drive, market):
+    # Prepare: nobody could submit (or nobody did): the chain cannot tell who was absent
+    flow = drive("started", trainers=2, rounds=1)
+    flow.close(0)
+
+    # Execute
+    flow.publish(0, scores=[0, 0])
+
+    # Assert
+    assert [market.get_trainer(flow.task_id, t.address).strikes for t in flow.trainers] == [0, 0]

@@ -13,7 +13,8 @@ succeed, must revert, or is too close to a deadline to say. After every step:
   model said it must revert, mined nothing and cost nothing;
 - a call the model calls unauthorised or invalid reverted, and one it calls valid succeeded;
 - the money rules (no one profits from another's loss): strikes grow by exactly the round's
-  proven flags, never from a rejection; no credit is ever of kind SlashShare; slashed wei are
+  proven flags and the rounds a trainer missed while others submitted, never from a rejection;
+  leaving an open task credits exactly the stake back; no credit is ever of kind SlashShare; slashed wei are
   credited only to SLASH_SINK, exactly the stakes of the trainers the strike model says reached
   strikesToSlash, and the sink holds exactly their sum; the owner is credited only refunds and
   dust (never more than its reward), the aggregator (when not the owner) nothing, a trainer only
@@ -29,6 +30,7 @@ The number of sequences and steps run is printed (``-s``) and written to ``out/s
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -48,15 +50,27 @@ from hypothesis.stateful import (
 from market.exceptions import ContractRevert, TransactionFailed
 from market.marketplace import Marketplace, deploy_contract
 from market.types import SLASH_SINK, CreditKind, RoundPublication, TaskConfig, TaskState
-from tests.contracts.conftest import FIELD, MAX_SCORE, ZERO_ADDRESS, actors_of, hash_proof, round_budget, round_pay
+from tests.contracts.conftest import (
+    AGGREGATOR_KEY,
+    FIELD,
+    MAX_SCORE,
+    ZERO_ADDRESS,
+    actors_of,
+    hash_proof,
+    round_budget,
+    round_pay,
+)
 
 OUT = Path(__file__).resolve().parents[2] / "out" / "stateful-stats.txt"
 
 MAX_TASKS = 3
+OWNERS_KEY = b"\x07" * 32  # an X25519 key of the owner's own: createTask must refuse it (review finding 1)
 MARGIN = 2  # seconds around a deadline where the model does not predict the outcome
 SUBMISSION_WINDOW, SKETCH_WINDOW, PUBLISH_GRACE = 60, 30, 60
+SEQUENCES = int(os.environ.get("MARKET_STATEFUL_SEQUENCES", "25"))
+"""Random sequences per run: 25 in CI; the long mode (``make stateful-long``) runs 500."""
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=SEQUENCES,
     stateful_step_count=40,
     deadline=None,
     derandomize=True,
@@ -225,6 +239,7 @@ class MarketMachine(RuleBasedStateMachine):
         config = TaskConfig(
             spec_cid=f"bafy-spec-{len(self.tasks)}",
             aggregator=ZERO_ADDRESS if invalid == "no aggregator" else self.aggregator.address,
+            aggregator_key=OWNERS_KEY if invalid == "foreign key" else AGGREGATOR_KEY,
             join_deadline=self._now() + (-10 if invalid == "past deadline" else join_window),
             verifier={"hash": ENV["verifier"], "reference": ENV["reference_verifier"]}.get(verified, ZERO_ADDRESS),
             stake_wei=stake,
@@ -536,24 +551,29 @@ class MarketMachine(RuleBasedStateMachine):
         trainer contests, every call predicted and checked as in the random steps, so the
         money-rule counters meet their cases however the random sequences fall."""
         STATS["scripted"] += 1
-        self._create(self.owners[0], reward=10**6, stake=7, rounds=1, min_trainers=3, extra=0, strikes=1,
+        self._create(self.owners[0], reward=10**6, stake=7, rounds=1, min_trainers=3, extra=1, strikes=1,
                      verified="none", join_window=150, invalid=None)
         task_id = self.tasks[-1]
         members = self.trainers[:3]
         for trainer in members:
             self._join(task_id, trainer)
+        self._join(task_id, self.trainers[4])
+        self._leave(task_id, self.trainers[4])  # leaves before the start, stake back
+        self._join(task_id, self.trainers[3])  # a squatter: joins, never submits (a missed-round strike)
         self._start(task_id, self.owners[0])
         self._submit(task_id, members[0])
         self._submit(task_id, members[1], bad="duplicate digest")  # refused: the digest is taken
         for trainer in members[1:]:
             self._submit(task_id, trainer)
+        self.chain.increase_time(SUBMISSION_WINDOW + MARGIN + 1)  # the squatter never submits
+        self.last, self.fresh = None, False
         self._close(task_id, self.outsider)
         for trainer in members[:2]:
             self._commit(task_id, trainer)
         self.chain.increase_time(SKETCH_WINDOW + MARGIN + 1)
         self.last, self.fresh = None, False
-        pub = RoundPublication(global_model_cid=f"bafy-global-{task_id}-0", flags=[False, True, False],
-                               rejections=[False, False, True], scores=[5, 0, 0])
+        pub = RoundPublication(global_model_cid=f"bafy-global-{task_id}-0", flags=[False, True, False, False],
+                               rejections=[False, False, True, False], scores=[5, 0, 0, 0])
         self._attempt("publishRound", True, lambda: self.market.publish_round(self.aggregator, task_id, 0, pub))
         self._contest(task_id, members[2], 0)
         self._finalize(task_id, self.outsider)
@@ -590,7 +610,7 @@ class MarketMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: len(self.tasks) < MAX_TASKS)
     @rule(data=st.data(), invalid=st.sampled_from([None] * 6 + ["zero reward", "no aggregator", "zero strikes",
-                                                                "past deadline"]), **TASK_PARAMS)
+                                                                "past deadline", "foreign key"]), **TASK_PARAMS)
     def create_task(self, data, invalid, **params):
         self._create(self._caller(data, self.owners[len(self.tasks) % 2]), invalid=invalid, **params)
 
@@ -598,6 +618,20 @@ class MarketMachine(RuleBasedStateMachine):
     def join(self, data, wrong_stake):
         task_id = self._task(data, {TaskState.OPEN})
         self._join(task_id, self._caller(data, None), wrong_stake)
+
+    @rule(data=st.data())
+    def leave(self, data):
+        self._leave(self._task(data, {TaskState.OPEN, TaskState.TRAINING}), self._caller(data, None))
+
+    def _leave(self, task_id, caller):
+        if not self._known(task_id):
+            return self._attempt("leave", False, lambda: self.market.leave(caller, task_id))
+        info = self.market.get_task(task_id)
+        expect = all_of(info.state is TaskState.OPEN, caller.address in self.market.get_trainers(task_id))
+        credit = self.market.credit_of(caller.address)
+        if self._attempt("leave", expect, lambda: self.market.leave(caller, task_id)) is not None:
+            assert self.market.credit_of(caller.address) == credit + info.config.stake_wei, "leaving pays the stake back"
+            assert caller.address not in self.market.get_trainers(task_id)
 
     @rule(data=st.data())
     def start(self, data):
@@ -797,7 +831,7 @@ class MarketMachine(RuleBasedStateMachine):
                 name, args = event["event"], event["args"]
                 if name == "RoundPublished":
                     published = args
-                    self._check_strikes(args["taskId"], args["flags"], args["rejections"])
+                    self._check_strikes(args["taskId"], args["round"], args["flags"], args["rejections"])
                 elif name == "RoundSettled":
                     self._check_round_pay(published, args)
                 elif name in ("TaskFinalized", "TaskAborted"):
@@ -834,13 +868,18 @@ class MarketMachine(RuleBasedStateMachine):
                     assert pays[i] <= alternative[i], f"task {task_id} round {round_}: slot {i} gained from slot {j}"
             STATS["withheld slots checked"] += 1
 
-    def _check_strikes(self, task_id, flags, rejections):
-        """Strikes grew by exactly the published flags: a rejection alone adds none."""
+    def _check_strikes(self, task_id, round_, flags, rejections):
+        """Strikes grew by exactly the published flags and the rounds missed while others submitted
+        (what the chain itself shows): a rejection alone adds none, and nobody gains a strike's wei."""
+        anyone = self.market.get_round(task_id, round_).submissions > 0
         for slot, address in enumerate(self.market.get_trainers(task_id)):
             key = (task_id, address)
             before = self.strikes.get(key, 0)
             flagged, rejected = bool(flags >> slot & 1), bool(rejections >> slot & 1)
-            self.strikes[key] = before + flagged
+            missed = anyone and not self.market.get_submission(task_id, round_, address).submitted
+            self.strikes[key] = before + (flagged or missed)
+            if missed:
+                STATS["missed rounds struck"] += 1
             strikes = self.market.get_trainer(task_id, address).strikes
             assert strikes == self.strikes[key], (
                 f"task {task_id} slot {slot}: strikes {before} -> {strikes} (flagged {flagged}, rejected {rejected})")
@@ -848,7 +887,7 @@ class MarketMachine(RuleBasedStateMachine):
                 STATS["rejections without a strike"] += 1
 
     def _check_slashing(self, task_id, events):
-        """Exactly the trainers with strikesToSlash proven flags were slashed, their stakes all to the sink."""
+        """Exactly the trainers with strikesToSlash strikes were slashed, their stakes all to the sink."""
         info = self.market.get_task(task_id)
         members = self.market.get_trainers(task_id)
         slashed = [m for m in members if self.strikes.get((task_id, m), 0) >= info.config.strikes_to_slash]
@@ -912,6 +951,7 @@ def test_marketplace_random_sequences_conserve_money_and_authority(contracts_bas
     chain, address, verifier, snapshot = contracts_base
     chain.tester.revert_to_snapshot(snapshot)
     reference = deploy_contract(chain, "ReferenceHashCheckVerifier", actors_of(chain).owner).contract_address
+    Marketplace(chain, address).approve_verifier(actors_of(chain).owner, reference)
     ENV.update(chain=chain, market=Marketplace(chain, address, gas_report=gas_report), verifier=verifier,
                reference_verifier=reference, snapshot=chain.tester.take_snapshot())
     STATS.clear()
@@ -927,13 +967,14 @@ def test_marketplace_random_sequences_conserve_money_and_authority(contracts_bas
               "seconds": round(elapsed, 1), "calls": dict(sorted(CALLS.items())),
               "money_rules": {k: STATS[k] for k in ("rejections without a strike", "slashings",
                                                     "duplicate digests tried", "withheld slots checked",
-                                                    "contests", "references fixed before submissions")}}
+                                                    "contests", "references fixed before submissions",
+                                                    "missed rounds struck")}}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nstateful: {report['sequences']} sequences, {report['steps']} steps in {elapsed:.0f} s "
           f"({report['required_reverts']} calls had to revert and did); per call: {report['calls']}")
     assert STATS["sequences"] >= SETTINGS.max_examples
-    for name in ("createTask", "join", "start", "submitUpdate", "closeSubmissions", "commitSketch", "publishRound",
+    for name in ("createTask", "join", "leave", "start", "submitUpdate", "closeSubmissions", "commitSketch", "publishRound",
                  "withdraw", "commitReference", "commitReferenceSketch"):
         assert CALLS[f"{name} ok"] > 0, f"no successful {name} in any sequence: {report}"
         assert CALLS[f"{name} reverted"] > 0, f"no reverted {name} in any sequence: {report}"

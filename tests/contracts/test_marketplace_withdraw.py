@@ -8,7 +8,7 @@ from eth_utils import keccak
 from market.chain import RpcChain
 from market.marketplace import Marketplace, deploy_contract
 from market.types import TaskConfig
-from tests.contracts.conftest import REWARD, STAKE, Harness, actors_of, event_names
+from tests.contracts.conftest import AGGREGATOR_KEY, REWARD, STAKE, Harness, actors_of, event_names
 
 REENTRANCY_GUARD_SELECTOR = "0x" + keccak(text="ReentrancyGuardReentrantCall()")[:4].hex()
 
@@ -119,7 +119,8 @@ def test_withdraw_reentry_reverts_with_reentrancy_guard_error(anvil_chain: RpcCh
     market = Marketplace.deploy(anvil_chain, actors.owner, gas_report=gas_report)
     deployed = deploy_contract(anvil_chain, "ReentrantTrainer", actors.outsider, market.address)
     trainer = Harness(market, "ReentrantTrainer", deployed.contract_address)
-    config = TaskConfig(spec_cid="bafy-spec", aggregator=actors.aggregator.address,
+    market.register_aggregator_key(actors.aggregator, AGGREGATOR_KEY)
+    config = TaskConfig(spec_cid="bafy-spec", aggregator=actors.aggregator.address, aggregator_key=AGGREGATOR_KEY,
                         join_deadline=anvil_chain.timestamp() + 1000, stake_wei=STAKE)
     task_id, _ = market.create_task(actors.owner, config, REWARD)
     trainer.transact(actors.outsider, "joinTask", task_id, value=STAKE)

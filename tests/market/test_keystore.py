@@ -65,3 +65,34 @@ def test_read_password_sources(tmp_path, monkeypatch):
     assert read_password(password_file=f) == "file-pw"
     with pytest.raises(PasswordMissing):
         read_password(password_file=tmp_path / "missing")
+
+
+# --- scrypt cost (issue 12, finding 7: MARKET_SCRYPT_N=2 silently wrote weak keystores) ------------
+def test_keystore_weak_scrypt_needs_the_test_flag(monkeypatch):
+    from market.exceptions import MarketValueError
+    from market.keystore import scrypt_cost
+
+    monkeypatch.setenv("MARKET_SCRYPT_N", "4096")
+    monkeypatch.delenv("MARKET_WEAK_KEYSTORES", raising=False)
+    with pytest.raises(MarketValueError, match="MARKET_WEAK_KEYSTORES=1"):
+        scrypt_cost()
+    monkeypatch.setenv("MARKET_WEAK_KEYSTORES", "1")
+    assert scrypt_cost() == 4096
+
+
+@pytest.mark.parametrize("raw", ["2", "1024", "5000", "many"])
+def test_keystore_weak_scrypt_has_a_floor(monkeypatch, raw):
+    from market.exceptions import MarketValueError
+    from market.keystore import scrypt_cost
+
+    monkeypatch.setenv("MARKET_SCRYPT_N", raw)
+    monkeypatch.setenv("MARKET_WEAK_KEYSTORES", "1")
+    with pytest.raises(MarketValueError, match="MARKET_SCRYPT_N"):
+        scrypt_cost()
+
+
+def test_keystore_default_cost_without_the_variable(monkeypatch):
+    from market.keystore import scrypt_cost
+
+    monkeypatch.delenv("MARKET_SCRYPT_N", raising=False)
+    assert scrypt_cost() is None

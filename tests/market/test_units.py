@@ -42,3 +42,11 @@ def test_ether_writes_wei_for_people(wei, text):
 def test_when_writes_a_block_time_in_utc():
     assert when(0) == "1970-01-01 00:00:00 UTC"
     assert when(1_700_000_000) == "2023-11-14 22:13:20 UTC"
+
+
+def test_units_when_survives_a_far_future_timestamp():
+    # a chain value is any uint64: the revert decoder must still write its message (finding 7)
+    from market.units import when
+
+    assert when(2**63) == f"unix time {2**63}"
+    assert when(0) == "1970-01-01 00:00:00 UTC"

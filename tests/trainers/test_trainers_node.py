@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from market.chain import EmbeddedChain
-from market.encryption import decrypt, generate_private_key, public_key_bytes
+from market.encryption import EnvelopeContext, decrypt, generate_private_key, public_key_bytes
 from market.marketplace import Marketplace
 from market.storage import EmbeddedStorage
 from market.task_spec import TaskSpec
 from market.types import TaskConfig
 from market.update_package import load_update_package
 from trainers.data import digits_train_test
+from trainers.exceptions import TrainerError
 from trainers.models import param_spec
 from trainers.node import TrainerNode
 from zk.protocol.actions import ActionKind, NodeAction
@@ -20,16 +21,19 @@ from zk.protocol.commitment import sketch_commitment
 from zk.protocol.sketch import SketchParams, sketch_update
 
 
-@pytest.fixture
-def setup(tmp_path):
+def _setup(tmp_path, *, public_key: bytes | None = None, initial_model: bytes | None = None):
     chain = EmbeddedChain()
     owner, aggregator, alice, bob = chain.dev_accounts()[:4]
     market = Marketplace.deploy(chain, owner)
     storage = EmbeddedStorage(tmp_path / "blocks")
     spec = TaskSpec.example_digits(epochs=1)
+    if initial_model is not None:
+        spec = spec.with_initial_model(storage.put(initial_model))
     key = generate_private_key()
+    public_key = public_key or public_key_bytes(key)
+    market.register_aggregator_key(aggregator, public_key)
     config = TaskConfig(spec_cid=storage.put(spec.to_json()), aggregator=aggregator.address,
-                        aggregator_key=public_key_bytes(key), join_deadline=chain.timestamp() + 600, rounds=2,
+                        aggregator_key=public_key, join_deadline=chain.timestamp() + 600, rounds=2,
                         min_trainers=2, submission_window=300, sketch_window=300, publish_grace=300)
     task_id, _ = market.create_task(owner, config, 10**18)
     for t in (alice, bob):
@@ -38,6 +42,11 @@ def setup(tmp_path):
     train, _test = digits_train_test((64,))
     return dict(chain=chain, market=market, storage=storage, spec=spec, key=key, task_id=task_id,
                 owner=owner, aggregator=aggregator, alice=alice, bob=bob, data=train.subset(range(300)))
+
+
+@pytest.fixture
+def setup(tmp_path):
+    return _setup(tmp_path)
 
 
 def _node(s, tmp_path, account=None):
@@ -87,7 +96,9 @@ def test_trainer_commits_the_sketch_of_what_it_submitted(setup, tmp_path):
 
     # Assert: what the aggregator decrypts reproduces the commitment on chain
     sub = s["market"].get_submission(s["task_id"], 0, s["alice"].address)
-    package = load_update_package(decrypt(s["storage"].get(sub.update_cid), s["key"]),
+    context = EnvelopeContext(chain_id=s["chain"].chain_id, contract=s["market"].address, task_id=s["task_id"],
+                              round=0, trainer=s["alice"].address)
+    package = load_update_package(decrypt(s["storage"].get(sub.update_cid), s["key"], context),
                                   param_spec(s["spec"].model))
     seed = s["market"].get_round(s["task_id"], 0).seed
     sketch = sketch_update(package.tensors, seed, SketchParams(k=s["spec"].scoring.sketch_k))
@@ -128,3 +139,23 @@ def test_trainer_state_file_is_versioned_and_the_old_layout_still_loads(setup, t
     # Assert
     assert reloaded.rounds[0].stage is RoundStage.COMMITTED and reloaded.rounds[0].cid == saved["rounds"]["0"]["cid"]
     assert reloaded.rounds[1].stage is RoundStage.MISSED
+
+
+def test_trainer_refuses_a_low_order_aggregator_key_before_training(tmp_path):
+    # Prepare: a task whose aggregator registered a low-order X25519 point (every shared secret is zero)
+    s = _setup(tmp_path, public_key=(1).to_bytes(32, "little"))
+    node = _node(s, tmp_path)
+    # Execute / Assert: a clear, typed error; nothing trained, written or submitted
+    with pytest.raises(TrainerError, match="aggregator key is unusable: .*low-order"):
+        node.step()
+    assert not (node.dir / "round0.envelope").exists()
+    assert s["market"].get_round(s["task_id"], 0).submissions == 0
+
+
+def test_trainer_stops_with_a_clear_error_on_a_global_model_over_its_bound(tmp_path):
+    # Prepare: the spec's initial model CID names 2 MiB (the bound: the model's tensors + 1 MiB of header)
+    s = _setup(tmp_path, initial_model=b"\0" * (2 << 20))
+    node = _node(s, tmp_path)
+    # Execute / Assert
+    with pytest.raises(TrainerError, match="round 0: the global model cannot be read: .*over the limit"):
+        node.step()

@@ -122,7 +122,8 @@ def round_keys(tmp_path_factory):
 @pytest.fixture(scope="session")
 def zk_base(round_keys):
     """One embedded chain with a Marketplace and the round verifier for ``round_keys``
-    (τ = 4/1, and a second adapter with τ = 1/2 over the same Groth16 verifier), snapshotted:
+    (τ = 4/1, and a second adapter with τ = 1/2 over the same Groth16 verifier), both approved,
+    the aggregator's key registered, snapshotted:
     (chain, marketplace address, deployment, τ=1/2 adapter, snapshot id)."""
     from market.chain import EmbeddedChain
     from market.marketplace import Marketplace
@@ -133,6 +134,9 @@ def zk_base(round_keys):
     market = Marketplace.deploy(chain, owner)
     deployment = deploy_round_verifier_full(chain, owner, n=SMALL_N, k=SMALL_K, keys=round_keys)
     half, _ = deploy_round_adapter(chain, owner, deployment.groth16_verifier, round_keys.shape, tau_num=1, tau_den=2)
+    for verifier in (deployment.address, half):  # the deployer is the registrar
+        market.approve_verifier(owner, verifier)
+    market.register_aggregator_key(chain.dev_accounts()[1], b"\x42" * 32)
     snapshot = chain.tester.take_snapshot()
     yield chain, market.address, deployment, half, snapshot
     chain.close()

@@ -20,14 +20,32 @@ from market.units import ether
 from zk.protocol.params import DEFAULT_SLOTS, DEFAULT_TAU
 
 
-def _aggregator_key(text: str | None) -> bytes:
-    if not text:
-        return b"\x00" * 32
-    return parse_hex32(text, "--aggregator-key must be the aggregator's X25519 public key: 64 hex digits")
+def _aggregator_key(ctx: CliContext, aggregator: str, text: str | None) -> bytes:
+    """The key trainers will encrypt to: the one ``aggregator`` registered on chain (the
+    Marketplace refuses any other); ``--aggregator-key``, when given, must be that one."""
+    from market.encryption import check_public_key
+
+    registered = ctx.marketplace.aggregator_key_of(aggregator)
+    given = parse_hex32(text, "--aggregator-key must be the aggregator's X25519 public key: 64 hex digits") if text \
+        else None
+    if not any(registered):
+        raise MarketValueError(f"the aggregator {aggregator} has registered no encryption key: it runs "
+                               "`market aggregator register-key --key agg.key --from <aggregator>` first")
+    if given is not None and given != registered:
+        raise MarketValueError(f"--aggregator-key 0x{given.hex()} is not the key {aggregator} registered "
+                               f"(0x{registered.hex()}): trainers could not reach the aggregator")
+    return check_public_key(registered)
+
+
+def _check_approved(ctx: CliContext, verifier: str) -> None:
+    info = ctx.marketplace.verifier_info(verifier)
+    if not info.approved:
+        raise MarketValueError(f"the verifier {verifier} is not approved by the Marketplace's registrar "
+                               f"({ctx.marketplace.registrar()}); `market deploy` approves the ones it deploys")
 
 
 def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: float, batch_size: int,
-                     detector: str, tau: float, root_set: Path | None = None, aggregator_key: str | None = None) -> str:
+                     detector: str, tau: float, root_set: Path | None = None, aggregator_key: bytes | None = None) -> str:
     """Build the digits task spec from flags, store its initial model and the spec; return the CID.
     With ``root_set`` the spec pays by the root-of-trust rule: the set (checked for class balance)
     is sealed to the aggregator's key and stored, and the spec commits to it."""
@@ -43,7 +61,7 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
     return cid
 
 
-def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: str | None):
+def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: bytes | None):
     """``spec`` paying by the reference rule over the root set in ``path`` (an .npz of X and y)."""
     import numpy as np
 
@@ -59,13 +77,44 @@ def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: str | None
         counts = np.bincount(archive["y"].astype(np.int64), minlength=spec.model.num_classes)
     root = RootSet.from_bytes(path.read_bytes(), input_shape=spec.data.input_shape,
                               num_classes=spec.model.num_classes, per_class=int(counts.max()))
-    envelope, key, digest = seal_root_set(root, _aggregator_key(aggregator_key))
+    envelope, key, digest = seal_root_set(root, aggregator_key)
     cid = open_storage(ctx.config).put(envelope)
     console.print(f"root set sealed to the aggregator and stored: {cid} (sha256 {digest}; keep {path} to reveal it "
                   f"after finalize, so `market audit --root-set` recomputes every reference)")
     section = ReferenceSection(root_set_cid=cid, root_set_digest=digest, per_class=int(counts.max()))
     return spec.model_copy(update={"scoring": ScoringSection(**{**spec.scoring.model_dump(), "detector": "reference",
                                                                 "reference": section})})
+
+
+def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec_cid: str, max_trainers: int) -> str:
+    """The verifier to post with ('none' for trusted mode): 'auto' resolves to the recorded
+    ReferenceRoundVerifier (root set) or RoundVerifier; a verifier must be approved by the
+    registrar and fit the task (its N, k, tau: one source per parameter)."""
+    from market.storage import open_storage
+    from market.task_spec import TaskSpec
+
+    for name in (["ReferenceRoundVerifier"] if reference else []) + ["RoundVerifier"]:
+        if verifier.lower() != "auto":
+            break
+        try:
+            verifier = ctx.deployments.address(ctx.chain.chain_id, name)
+        except MarketError:
+            verifier = "none" if reference else "auto"
+    if verifier.lower() in {"none", "0", "", "auto"}:
+        return "none"
+    from zk.verifier_params import fit_task_to_verifier
+
+    _check_approved(ctx, verifier)
+    if spec is None:
+        try:
+            spec = TaskSpec.from_json(open_storage(ctx.config).get(spec_cid))
+        except MarketError as exc:
+            console.print(f"[yellow]cannot read the spec {spec_cid} ({exc})[/]")
+    fit = fit_task_to_verifier(ctx.chain.web3, verifier, spec=spec, max_trainers=max_trainers)
+    for line in fit.unchecked:
+        console.print(f"[yellow]{line}[/]")
+    fit.raise_if_misfit()
+    return verifier
 
 
 @click.command("post")
@@ -85,7 +134,11 @@ def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: str | None
               help="Spec built from flags: pay by the root-of-trust rule anchored on this class-balanced root set "
                    "(.npz with X and y, the same number of samples of every class), sealed to --aggregator-key.")
 @click.option("--aggregator", required=True, help="Address of the aggregator (wallet name or 0x address).")
-@click.option("--aggregator-key", default=None, help="Aggregator's X25519 public key, hex (trainers encrypt to it).")
+@click.option("--aggregator-key", default=None,
+              help="Aggregator's X25519 public key, hex (trainers encrypt to it); default and only choice: the key the "
+                   "aggregator registered (`market aggregator register-key`).")
+@click.option("--allow", "allowlist", default=None,
+              help="Admission: only these accounts may join (comma-separated wallet names or 0x addresses).")
 @click.option("--reward", type=AMOUNT, required=True, help="Reward to escrow, e.g. 1ether.")
 @click.option("--stake", type=AMOUNT, default="0", show_default=True, help="Stake each trainer deposits.")
 @click.option("--rounds", type=int, default=3, show_default=True)
@@ -97,8 +150,8 @@ def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: str | None
 @click.option("--sketch-window", type=DURATION, default="10m", show_default=True)
 @click.option("--publish-grace", type=DURATION, default="1h", show_default=True)
 @click.option("--strikes-to-slash", type=int, default=2, show_default=True,
-              help="Rounds with a proven flag after which a trainer's stake is slashed (to a burn address); "
-                   "rejections never count.")
+              help="Strikes after which a trainer's stake is slashed (to a burn address): rounds with a proven flag "
+                   "and rounds it missed while others submitted; rejections never count.")
 @click.option("--contest-window", type=DURATION, default="0s", show_default=True,
               help="After the last round is published, finalize waits this long so rejected trainers can still "
                    "contest (their nodes do it at once; a contest moves no money).")
@@ -111,7 +164,8 @@ def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: str | None
 def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, batch_size, detector, tau, root_set,
          aggregator,
          aggregator_key, reward, stake, rounds, min_trainers, max_trainers, join_window, submission_window,
-         sketch_window, publish_grace, strikes_to_slash, contest_window, verifier, sender, password_file) -> None:
+         sketch_window, publish_grace, strikes_to_slash, contest_window, verifier, sender, password_file,
+         allowlist=None) -> None:
     """Post a task and escrow its reward (spec from --spec FILE, --spec-cid, or built from flags)."""
     from market.storage import open_storage
     from market.task_spec import TaskSpec
@@ -120,40 +174,20 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
         raise MarketValueError("give --spec-cid CID or --spec FILE, not both")
     if root_set is not None and (spec_cid or spec_file):
         raise MarketValueError("--root-set builds the spec from flags: not with --spec or --spec-cid")
-    spec = None
+    spec = TaskSpec.from_json(spec_file.read_bytes()) if spec_file is not None else None  # names a bad field
+    agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
+    key = _aggregator_key(ctx, agg, aggregator_key)
     if spec_file is not None:
-        spec = TaskSpec.from_json(spec_file.read_bytes())  # a clear error naming the bad field
         spec_cid = open_storage(ctx.config).put(spec_file.read_bytes())
         console.print(f"task spec stored: {spec_cid}")
     elif not spec_cid:
-        spec_cid = _spec_from_flags(ctx, model, epochs, learning_rate, batch_size, detector, tau, root_set,
-                                    aggregator_key)
-    if verifier.lower() == "auto" and root_set is not None:
-        try:
-            verifier = ctx.deployments.address(ctx.chain.chain_id, "ReferenceRoundVerifier")
-        except MarketError:
-            verifier = "none"
+        spec_cid = _spec_from_flags(ctx, model, epochs, learning_rate, batch_size, detector, tau, root_set, key)
     owner = ctx.signer(sender, password_file)
-    agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
-    if verifier.lower() == "auto":
-        try:
-            verifier = ctx.deployments.address(ctx.chain.chain_id, "RoundVerifier")
-        except MarketError:
-            verifier = "none"
-    if verifier.lower() not in {"none", "0", ""}:  # one source per parameter: the verifier's N, k, tau
-        from zk.verifier_params import fit_task_to_verifier
-
-        if spec is None:
-            try:
-                spec = TaskSpec.from_json(open_storage(ctx.config).get(spec_cid))
-            except MarketError as exc:
-                console.print(f"[yellow]cannot read the spec {spec_cid} ({exc})[/]")
-        fit = fit_task_to_verifier(ctx.chain.web3, verifier, spec=spec, max_trainers=max_trainers)
-        for line in fit.unchecked:
-            console.print(f"[yellow]{line}[/]")
-        fit.raise_if_misfit()
+    verifier = _fitted_verifier(ctx, verifier, root_set is not None, spec, spec_cid, max_trainers)
+    allowed = [a if a.startswith("0x") else ctx.keystore.find(a).address
+               for a in (allowlist or "").split(",") if a.strip()]  # admission: only these may join
     config = TaskConfig(
-        spec_cid=spec_cid, aggregator=agg, aggregator_key=_aggregator_key(aggregator_key),
+        spec_cid=spec_cid, aggregator=agg, aggregator_key=key, allowlist_only=bool(allowed),
         verifier=ZERO_ADDRESS if verifier.lower() in {"none", "0", ""} else verifier, stake_wei=stake,
         join_deadline=ctx.chain.timestamp() + join_window, submission_window=submission_window,
         sketch_window=sketch_window, publish_grace=publish_grace, rounds=rounds, min_trainers=min_trainers,
@@ -161,6 +195,8 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
     )
     task_id, result = ctx.marketplace.create_task(owner, config, reward)
     report(result, f"task [bold]{task_id}[/] posted with {ether(reward)} escrowed")
+    if allowed:
+        report(ctx.marketplace.allow_trainers(owner, task_id, allowed), f"{len(allowed)} accounts allowed to join")
     if config.verifier == ZERO_ADDRESS:
         console.print("[yellow]trusted-aggregator mode: scores are recorded without a proof[/]")
     console.print(task_id)

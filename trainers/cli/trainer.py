@@ -24,8 +24,12 @@ def cli() -> None:
 @password_file_option()
 @pass_ctx
 def join(ctx: CliContext, task_id: int, stake: int | None, sender: str, password_file: Path | None) -> None:
-    """Join a task, depositing its stake."""
+    """Join a task, depositing its stake (after checking its verifier, key and admission)."""
+    from market.admission import check_before_join
+
     signer = ctx.signer(sender, password_file)
+    for line in check_before_join(ctx.marketplace, ctx.marketplace.get_task(task_id), signer.address):
+        console.print(f"[yellow]{line}[/]")
     result = ctx.marketplace.join(signer, task_id, stake)
     report(result, f"{signer.address} joined task {task_id}")
 

@@ -93,6 +93,7 @@ def test_backend_decodes_custom_error_of_a_transaction(backend, gas_report):
     _, chain = backend
     owner, aggregator, trainer = chain.dev_accounts()[:3]
     market = Marketplace.deploy(chain, owner, gas_report=gas_report)
+    market.register_aggregator_key(aggregator, b"\x07" * 32)
     task_id, _ = market.create_task(owner, _config(chain, aggregator), REWARD)
     block = chain.block_number()
 
@@ -155,6 +156,7 @@ def _run_whole_task(name: str, chain: ChainBackend, gas_report) -> TaskRun:
     trainers = [first, second]
 
     market = Marketplace.deploy(chain, owner, gas_report=gas_report)
+    run.gas.append(("registerAggregatorKey", market.register_aggregator_key(aggregator, b"\x07" * 32).gas_used))
     task_id, result = market.create_task(owner, _config(chain, aggregator), REWARD)
     run.gas.append(("createTask", result.gas_used))
     for t in trainers:
@@ -197,7 +199,7 @@ def test_backend_runs_a_whole_task(backend, gas_report):
     assert run.received == run.credits_after
     assert run.contract_balance_after == 0
     assert [fn for fn, _ in run.gas] == [
-        "createTask", "join", "join", "start", "submitUpdate", "submitUpdate", "closeSubmissions",
+        "registerAggregatorKey", "createTask", "join", "join", "start", "submitUpdate", "submitUpdate", "closeSubmissions",
         "commitSketch", "commitSketch", "publishRound", "finalize", "withdraw", "withdraw",
     ]
     assert all(gas > 21_000 for _, gas in run.gas)

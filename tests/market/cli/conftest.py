@@ -32,6 +32,18 @@ class MarketCli:
             raise AssertionError(f"market {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
+    def register_aggregator(self, name: str = "agg") -> str:
+        """Give wallet ``name`` (made if missing) gas, an encryption key (``<home>/<name>.key``) and
+        register that key on chain, as an aggregator does before anyone posts a task naming it;
+        returns the public key (0x hex)."""
+        if name not in self.run("wallet", "list").stdout:
+            self.run("wallet", "new", name)
+        self.run("wallet", "fund", name, "--amount", "1ether", "--from", "dev:0")
+        made = self.run("aggregator", "keygen", "-o", str(self.home / f"{name}.key"))
+        public = made.stdout.strip().splitlines()[-1]
+        self.run("aggregator", "register-key", "--key", str(self.home / f"{name}.key"), "--from", name)
+        return public
+
 
 @pytest.fixture
 def market_cli(tmp_path: Path) -> Iterator[MarketCli]:

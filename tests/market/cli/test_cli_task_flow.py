@@ -27,6 +27,7 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
         market_cli.run("wallet", "fund", name, "--amount", "2ether", "--from", "dev:0")
     listed = market_cli.run("wallet", "list").stdout
     assert all(a in listed for a in addresses.values())
+    market_cli.register_aggregator("agg")
 
     # Execute: the owner posts, two trainers join, one round runs, anyone finalizes
     posted = market_cli.run("task", "post", "--spec-cid", "bafyspec", "--aggregator", "agg", "--reward", "1ether",
@@ -67,6 +68,7 @@ def test_cli_chain_state_survives_restart(market_cli, anvil_port):
     market_cli.run("wallet", "new", "owner")
     market_cli.run("wallet", "new", "agg")
     market_cli.run("wallet", "fund", "owner", "--amount", "1ether", "--from", "dev:0")
+    market_cli.register_aggregator("agg")
     market_cli.run("task", "post", "--spec-cid", "bafyspec", "--aggregator", "agg", "--reward", "0.5ether",
                    "--from", "owner")
     built = market_cli.run("task", "post", "--model", "logreg", "--epochs", "3", "--aggregator", "agg",

@@ -7,7 +7,7 @@ import numpy as np
 
 from market.chain.nodes import chain_down
 from market.config import MarketConfig
-from market.encryption import generate_private_key, public_key_bytes
+from market.encryption import load_private_key
 from market.root_set import RootSet, open_root_set
 from market.storage import EmbeddedStorage
 from market.task_spec import TaskSpec
@@ -31,8 +31,8 @@ def test_post_with_a_root_set_seals_it_and_commits_to_it(market_cli, anvil_port,
         for name in ("owner", "agg"):
             market_cli.run("wallet", "new", name)
         market_cli.run("wallet", "fund", "owner", "--amount", "2ether", "--from", "dev:0")
-        key = generate_private_key()
-        post = ("task", "post", "--aggregator", "agg", "--aggregator-key", "0x" + public_key_bytes(key).hex(),
+        public = market_cli.register_aggregator("agg")
+        post = ("task", "post", "--aggregator", "agg", "--aggregator-key", public,
                 "--reward", "0.1ether", "--verifier", "none", "--from", "owner")
         skewed, _ = _root_file(tmp_path, balanced=False)
         refused = market_cli.run(*post, "--root-set", str(skewed), ok=False)
@@ -45,6 +45,7 @@ def test_post_with_a_root_set_seals_it_and_commits_to_it(market_cli, anvil_port,
         spec = TaskSpec.from_json(storage.get(spec_cid))
         section = spec.scoring.reference
         assert spec.scoring.detector == "reference" and section.per_class == 5 and section.root_set_digest == root.digest()
+        key = load_private_key(market_cli.home / "agg.key", b"correct horse")
         opened = open_root_set(storage.get(section.root_set_cid), key, input_shape=(64,), num_classes=10, per_class=5,
                                digest=section.root_set_digest)
         assert np.array_equal(opened.X, root.X)

@@ -27,6 +27,7 @@ def zk_cli(tmp_path_factory) -> Iterator[MarketCli]:
     cli.run("wallet", "new", "owner")
     cli.run("wallet", "new", "agg")
     cli.run("wallet", "fund", "owner", "--amount", "2ether", "--from", "dev:0")
+    cli.register_aggregator("agg")
     yield cli
     chain_down(cli.home / "anvil")
 

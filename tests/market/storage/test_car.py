@@ -12,7 +12,8 @@ from multiformats import varint
 
 from market.storage import BlockCorrupted, CarFormatError, EmbeddedStorage
 from market.storage.car import CarReader, encode_header, encode_section, read_car
-from market.storage.unixfs import CHUNK_SIZE, iter_dag_blocks, parse_cid
+from market.storage.dag_reader import iter_dag_blocks
+from market.storage.unixfs import CHUNK_SIZE, parse_cid
 from tests.market.storage.conftest import random_bytes
 from tests.market.storage.jsipfs import JsIpfsDaemon
 

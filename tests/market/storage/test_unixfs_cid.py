@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from market.storage.dag_reader import iter_file_content
 from market.storage.unixfs import (
     CHUNK_SIZE,
     DAG_PB,
@@ -17,7 +18,6 @@ from market.storage.unixfs import (
     compute_cid,
     decode_dag_pb,
     decode_unixfs,
-    iter_file_content,
 )
 from tests.market.storage.conftest import TWO_LEVEL_SIZE, random_bytes, reference_cids
 
