@@ -31,6 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from market.exceptions import MarketValueError
 from market.update_package import MAX_NUM_SAMPLES
+from market.update_package.header import json_nesting_depth
+
+MAX_SPEC_DEPTH: Final = 16
+"""Deepest nesting a task spec may have (its own schema needs 4): checked before parsing, so a
+hostile spec cannot overflow the C stack of the recursive JSON parser (finding 2 of issue 12)."""
 
 SPEC_VERSION: Final = 1
 MAX_SPEC_BYTES = 1 << 20
@@ -195,6 +200,8 @@ class TaskSpec(_Strict):
                 data = data.decode("utf-8")
             except UnicodeDecodeError:
                 raise TaskSpecError("task spec is not UTF-8 text") from None
+        if json_nesting_depth(data) > MAX_SPEC_DEPTH:
+            raise TaskSpecError(f"task spec nests deeper than {MAX_SPEC_DEPTH} levels")
         try:
             raw = json.loads(data)
         except json.JSONDecodeError as exc:

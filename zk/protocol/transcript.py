@@ -20,6 +20,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError, ValidationInfo
 
+from market.update_package.header import json_nesting_depth
 from zk.exceptions import TranscriptError
 
 __all__ = [
@@ -53,6 +54,9 @@ def _decimal(value: Any, info: ValidationInfo) -> Any:
 BigInt = Annotated[int, BeforeValidator(_decimal), PlainSerializer(str, return_type=str)]
 """An integer stored as a decimal string (seeds, field elements, signed sketch sums)."""
 
+
+MAX_TRANSCRIPT_DEPTH = 16
+"""Deepest nesting a transcript may have (its schema needs 4)."""
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -140,6 +144,8 @@ class RoundTranscript(_Record):
         raw = data.encode() if isinstance(data, str) else bytes(data)
         if len(raw) > max_bytes:
             raise TranscriptError(f"the transcript is {len(raw):,} bytes, above the {max_bytes:,}-byte limit")
+        if json_nesting_depth(raw) > MAX_TRANSCRIPT_DEPTH:  # before the recursive parser sees it
+            raise TranscriptError(f"the transcript nests deeper than {MAX_TRANSCRIPT_DEPTH} levels")
         try:
             document = json.loads(raw)
         except ValueError as exc:
