@@ -50,3 +50,9 @@ clean-venv:
 .PHONY: fuzz
 fuzz: install
 	$(PY) -m benchmarks.intake_fuzz
+
+# The stateful money test, long mode (issue 12): MARKET_STATEFUL_SEQUENCES random sequences
+# (500 here, ~40 steps each; CI runs 25) with every invariant checked after every step.
+.PHONY: stateful-long
+stateful-long: install
+	MARKET_STATEFUL_SEQUENCES=500 $(PY) -m pytest -q -s -p no:cacheprovider tests/contracts/test_marketplace_stateful.py

@@ -12,6 +12,7 @@ of ``RESULTS.md``) have ``run(quick=…) -> Section``:
 | :mod:`benchmarks.zk_table` | ``scripts/bench_zk.py`` (:mod:`benchmarks.zk_costs`) | the zk proving table, beside the gas of every call |
 | :mod:`benchmarks.sketch_costs` | ``scripts/bench_sketch.py`` | sketching d parameters, Poseidon hashes and commitments per second |
 | :mod:`benchmarks.storage_costs` | ``scripts/bench_storage.py`` | the embedded store's put/get and encryption on a model-sized update |
+| :mod:`benchmarks.intake_fuzz` | ``make fuzz`` | malformed submissions through intake (cases in :mod:`benchmarks.intake_fuzz_cases`, DAG bombs in :mod:`benchmarks.hostile_dags`): no crash, one reason code each |
 
 The harness they share: :mod:`benchmarks.simulation` (the demo market, ``market demo``; its
 options and typed result in :mod:`benchmarks.records`), :mod:`benchmarks.kit` (the demo's
