@@ -10,7 +10,8 @@ exact, truncated Monte Carlo and GTG Shapley and leave-one-out, reported only),
 :mod:`aggregator.aggregation` (sample-weighted FedAvg), :mod:`aggregator.round_pipeline` (one
 round from verdicts to publication values), :mod:`aggregator.reference` (the root-of-trust
 rule's per-round reference update: digest, sketch, files), :mod:`aggregator.service` and
-:mod:`aggregator.state` (the node and its state file), :mod:`aggregator.audit` (``market
+:mod:`aggregator.state` (the node and its state file), :mod:`aggregator.evidence_reveal` (the
+rejections' evidence keys, revealed resumably), :mod:`aggregator.audit` (``market
 audit``); the ``market aggregator`` and ``market audit`` commands are in :mod:`aggregator.cli`.
 
 Layer: beside ``trainers``, above ``zk`` and the market core (docs/DESIGN.md). No module here
@@ -25,6 +26,7 @@ __all__ = [
     "cli",
     "detectors",
     "evaluation",
+    "evidence_reveal",
     "exceptions",
     "intake",
     "reference",

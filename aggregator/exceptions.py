@@ -50,3 +50,8 @@ class UpdateReloadError(AggregatorError):
 class ReferenceUnavailableError(AggregatorError):
     """The round's reference cannot be made or does not match the chain: the node has no reference
     trainer or root set, or its recomputed reference is not the one committed on chain."""
+
+
+class AggregatorKeyMismatch(AggregatorError):
+    """The task names an encryption key that is not this node's: the node refuses to serve it
+    (every submission would be undecryptable to it, and someone else could read them)."""

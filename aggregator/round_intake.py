@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from aggregator.intake import INTAKE_ERROR, IntakeResult, check_fetched, read_envelope, reloader
+from market.failpoints import failpoint
 from market.storage import Storage
 from market.tracing import span
 
@@ -138,6 +139,7 @@ def _check_in_order(storage: Storage, entries: list, pending: list[tuple[int, di
                 result = check_fetched(storage, cid, fetched, slot_checks)
             if journal is not None:
                 journal.finish(result, cid, slot_checks["digest"])
+                failpoint("aggregator.intake")  # crash tests: killed between two verdicts
             yield index, result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

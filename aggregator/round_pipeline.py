@@ -33,6 +33,7 @@ from aggregator.scoring import score as shapley_score
 from aggregator.scoring.utility import fedavg_subset_utility
 from market.task_spec import ScoringSection
 from market.tracing import traced
+from market.types import RoundPublication
 from zk.protocol.commitment import aggregate_commitment
 from zk.protocol.reference_rule import ReferenceRoundResult, reference_round
 from zk.protocol.rule import ProvableRoundResult, provable_round, score_accepted, tau_fraction
@@ -236,3 +237,17 @@ def validation_shapley(
             per_slot[i] = float(values[j])
         out[method] = per_slot
     return out
+
+
+@dataclass
+class RoundLog:
+    """What the aggregator recorded about one round (kept in memory for reports and the demo)."""
+
+    round: int
+    outcome: RoundOutcome
+    intakes: list[IntakeResult | None]
+    publication: RoundPublication
+    publish_gas: int = 0
+    proof_seconds: float | None = None
+    verified_on_chain: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -3,33 +3,31 @@
 Each :meth:`AggregatorNode.step` reads the task's phase (:func:`zk.protocol.phase.round_phase`),
 does the one thing that is due and returns it as a :class:`~zk.protocol.actions.NodeAction`:
 
+0. a saved round the chain shows published with evidence keys still owed → reveal them
+   (:mod:`aggregator.evidence_reveal`; the node was stopped between publishing and revealing);
 1. submissions are open → close them at the deadline, or as soon as every trainer submitted;
 2. the sketch window is open → wait until every submitter committed, or the deadline;
-3. otherwise → intake every submission (:mod:`aggregator.intake`), assess the round
+3. otherwise → intake every submission (:mod:`aggregator.round_intake`), assess the round
    (:mod:`aggregator.round_pipeline`), store the new global model and the audit transcript,
    **save the publication to disk**, prove it when the task has a verifier, ``publishRound``,
-   then reveal the evidence key of every rejected submission;
+   then reveal the evidence key of every rejected submission, each reveal saved as it goes;
 4. after the last round → ``finalize``.
 
 A task whose ``aggregatorKey`` is not this node's public key is refused before anything is done
-for it (:class:`AggregatorKeyMismatch`, logged): the node does not serve it, so no trainer's
-submission is judged undecryptable under a key the aggregator does not hold.
+for it (:class:`~aggregator.exceptions.AggregatorKeyMismatch`, logged).
 
-Idempotent: the publication of a round is written to the state file (:mod:`aggregator.state`)
-before its transaction is sent and re-sent unchanged after a restart; a round the chain already
-shows as published is never published again. The intake saves each submission's verdict as it
-is made (:class:`aggregator.state.IntakeProgress`), so a restart mid-intake resumes it, and a
+Idempotent and crash-safe (``tests/test_kill_restart.py`` kills it at each step): the
+publication is written to the state file (:mod:`aggregator.state`) before it is sent and re-sent
+unchanged after a restart; a round the chain already shows published is never published again;
+the intake saves each verdict as it is made (:class:`aggregator.state.IntakeProgress`), and a
 submission that stopped the node twice is rejected instead of checked a third time. Transport
-errors (chain and storage) are retried with exponential backoff and a log line (:meth:`run`),
-never a crash; a contract's revert (:class:`~market.exceptions.ContractRevert`, not a transport
-error) is raised.
+errors (chain and storage) are retried with exponential backoff and a log line (:meth:`run`);
+a contract's revert (:class:`~market.exceptions.ContractRevert`) is raised.
 
 Memory: a round whose updates fit ``memory_budget`` (default 1 GiB) is assessed in memory;
-above it the intake streams (:func:`aggregator.intake.intake_round`): every update is checked,
-sketched and dropped, then read again one at a time for FedAvg, so the aggregator holds O(d)
-whatever the number of trainers, and the audit-only validation Shapley estimates (which need
-every update at once) are skipped for that round. The full-update detectors (Multi-Krum,
-MUD-HoG, trusted-aggregator tasks only) still hold every update.
+above it the intake streams: every update is checked, sketched and dropped, then read again one
+at a time for FedAvg (O(d) memory; the audit-only validation Shapley estimates are skipped).
+The full-update detectors (Multi-Krum, MUD-HoG, trusted-aggregator tasks only) hold every update.
 """
 
 from __future__ import annotations
@@ -37,23 +35,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 
 from aggregator.detectors.mud_hog import MudHogDetector
-from aggregator.exceptions import AggregatorError, ReferenceUnavailableError
+from aggregator.evidence_reveal import reveal_evidence_keys
+from aggregator.exceptions import AggregatorKeyMismatch, ReferenceUnavailableError
 from aggregator.intake import IntakeResult, envelope_bound, update_bytes
 from aggregator.reference import ReferenceFiles, ReferenceSketch, ReferenceTrainer, reference_digest, sketch_reference
 from aggregator.round_intake import DEFAULT_FETCH_WORKERS, intake_round
-from aggregator.round_pipeline import Evaluate, RoundOutcome, assess_round
+from aggregator.round_pipeline import Evaluate, RoundLog, RoundOutcome, assess_round
 from aggregator.state import AggregatorState, IntakeProgress, SavedRound, load_state, save_state
 from aggregator.transcripts import build_transcript
 from market.encryption import OVERHEAD, public_key_bytes
 from market.exceptions import ChainError, ContractRevert
+from market.failpoints import round_failpoint
 from market.marketplace import Marketplace
 from market.model_state import InitialState, ParamSpec, param_spec, round_start_state, state_to_bytes
 from market.root_set import MAX_ROOT_SET_BYTES, RootSet, open_root_set
@@ -76,44 +75,14 @@ ReferenceFactory = Callable[[TaskSpec, RootSet], ReferenceTrainer]
 reference rule (the app layer passes :func:`aggregator.evaluation.make_reference_trainer`)."""
 
 
-class AggregatorKeyMismatch(AggregatorError):
-    """The task names an encryption key that is not this node's: the node refuses to serve it
-    (every submission would be undecryptable to it, and someone else could read them)."""
-
-
-@dataclass
-class RoundLog:
-    """What the aggregator recorded about one round (kept in memory for reports and the demo)."""
-
-    round: int
-    outcome: RoundOutcome
-    intakes: list[IntakeResult | None]
-    publication: RoundPublication
-    publish_gas: int = 0
-    proof_seconds: float | None = None
-    verified_on_chain: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class AggregatorNode:
     """The aggregator of one task."""
 
-    def __init__(
-        self,
-        *,
-        market: Marketplace,
-        storage: Storage,
-        account: LocalAccount,
-        encryption_key: X25519PrivateKey,
-        task_id: int,
-        state_dir: Path,
-        evaluate_factory: Callable[[TaskSpec], Evaluate] | None = None,
-        prover: Prover | None = None,
-        log: Callable[[str], None] | None = None,
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
-        initial_state: InitialState | None = None,
-        reference_factory: ReferenceFactory | None = None,
-    ) -> None:
+    def __init__(self, *, market: Marketplace, storage: Storage, account: LocalAccount, encryption_key: X25519PrivateKey,
+                 task_id: int, state_dir: Path, evaluate_factory: Callable[[TaskSpec], Evaluate] | None = None,
+                 prover: Prover | None = None, log: Callable[[str], None] | None = None,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET, initial_state: InitialState | None = None,
+                 reference_factory: ReferenceFactory | None = None) -> None:
         self.market = market
         self.storage = storage
         self.account = account
@@ -171,6 +140,9 @@ class AggregatorNode:
         """Do what is due now (the phase comes from :func:`~zk.protocol.phase.round_phase`);
         return what was done."""
         task, round_, info, phase = observe_phase(self.market, self.task_id)
+        finished = self._finish_published(task)
+        if finished is not None:
+            return finished
         if phase is RoundPhase.ENDED:
             return NodeAction(ActionKind.FINISHED)
         self._check_key(task)
@@ -213,6 +185,7 @@ class AggregatorNode:
                 return NodeAction(ActionKind.WAITING, round_, "submissions")
             raise
         self.log(f"round {round_}: closed with {submissions} submission(s), seed {result.event('SubmissionsClosed')['seed']:#x}")
+        round_failpoint("aggregator.closed", round_)
         return NodeAction(ActionKind.CLOSED, round_)
 
     # --- the reference (root-of-trust rule) --------------------------------------------------
@@ -266,6 +239,8 @@ class AggregatorNode:
         return sketch
 
     def _publish(self, round_: int) -> NodeAction:
+        """Send the saved publication (assessed first if there is none), mark it sent, reveal the
+        evidence keys."""
         saved = self.state.rounds.get(round_)
         if saved is None:
             saved = self._assess(round_)
@@ -277,18 +252,42 @@ class AggregatorNode:
             if exc.name != "MarketplaceWrongRound":  # anything else is a real refusal
                 raise
             gas, verified = 0, self.market.get_round(self.task_id, round_).proof_verified  # published before a restart
-        for trainer, key in saved.evidence.items():
-            try:
-                self.market.reveal_evidence_key(self.account, self.task_id, round_, trainer, key)
-            except ContractRevert as exc:
-                self.log(f"round {round_}: evidence key for {trainer} not revealed: {exc}")
         self.state.rounds[round_] = replace(saved, published=True)
         self._save()
+        round_failpoint("aggregator.published", round_)
+        self._reveal(round_)
         if round_ in self.rounds:
             self.rounds[round_].publish_gas = gas
             self.rounds[round_].verified_on_chain = verified
         self.log(f"round {round_}: published ({sum(saved.flags)} flagged, {sum(saved.rejections)} rejected, gas {gas:,})")
         return NodeAction(ActionKind.PUBLISHED, round_)
+
+    def _finish_published(self, task: TaskInfo) -> NodeAction | None:
+        """Finish every saved round the chain shows published whose reveals are not all out (the
+        node stopped between ``publishRound`` and the last ``revealEvidenceKey``, or a reveal met a
+        transport error): first, before anything else is due, so no task is settled while a
+        rejection it slashes has no evidence on chain. None when there was nothing to finish."""
+        finished = None
+        for round_, saved in sorted(self.state.rounds.items()):
+            if saved.done or round_ >= task.published_rounds:  # rounds publish in order
+                continue
+            if not saved.published:
+                self.state.rounds[round_] = replace(saved, published=True)
+                self._save()
+                self.log(f"round {round_}: published on chain before this node recorded it; finishing its reveals")
+            self._reveal(round_)
+            finished = NodeAction(ActionKind.REVEALED, round_)
+        return finished
+
+    def _reveal(self, round_: int) -> None:
+        """:func:`~aggregator.evidence_reveal.reveal_evidence_keys` for the saved ``round_``,
+        each outcome saved as it comes."""
+        def record(saved: SavedRound) -> None:
+            self.state.rounds[round_] = saved
+            self._save()
+
+        reveal_evidence_keys(self.market, self.account, self.task_id, round_, self.state.rounds[round_],
+                             record=record, log=self.log)
 
     def _assess(self, round_: int) -> SavedRound:
         """Intake, assessment, storage of model and transcript, proof; saved before publishing."""
@@ -338,6 +337,7 @@ class AggregatorNode:
         self.state.rounds[round_] = saved
         self._save()
         journal.discard()
+        round_failpoint("aggregator.proved", round_)
         publication = RoundPublication(model_cid, outcome.flags, outcome.rejections, outcome.scores,
                                        outcome.aggregate_commitment, proof, transcript_cid)
         self.rounds[round_] = RoundLog(round=round_, outcome=outcome, intakes=intakes, publication=publication,

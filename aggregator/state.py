@@ -63,6 +63,20 @@ class SavedRound:
     """Trainer address → decryption key of its rejected submission, revealed after publishing."""
     published: bool = False
     """``publishRound`` went through (or the chain already showed the round published)."""
+    reveals: dict[str, str] = field(default_factory=dict)
+    """Trainer address → how its evidence key went out: the reveal's transaction hash, ``"on
+    chain"`` (found revealed after a restart) or ``"refused: <error>"`` (the contract's revert,
+    final). A trainer of :attr:`evidence` missing here is still to be revealed."""
+
+    @property
+    def unrevealed(self) -> list[str]:
+        """The rejected trainers whose evidence key is still to be revealed."""
+        return [trainer for trainer in self.evidence if trainer not in self.reveals]
+
+    @property
+    def done(self) -> bool:
+        """Published and every evidence key revealed (or refused): nothing left to send."""
+        return self.published and not self.unrevealed
 
     def publication(self) -> RoundPublication:
         """What ``publishRound`` sends."""
@@ -79,6 +93,7 @@ class SavedRound:
             "rejections": list(self.rejections), "scores": list(self.scores),
             "aggregate_commitment": self.aggregate_commitment, "proof": self.proof.hex(),
             "evidence": {trainer: key.hex() for trainer, key in self.evidence.items()}, "published": self.published,
+            "reveals": dict(self.reveals),
         }
 
     @classmethod
@@ -90,6 +105,7 @@ class SavedRound:
             aggregate_commitment=int(raw["aggregate_commitment"]), proof=bytes.fromhex(raw.get("proof", "")),
             evidence={trainer: bytes.fromhex(key) for trainer, key in raw.get("evidence", {}).items()},
             published=bool(raw.get("published", False)),
+            reveals={str(trainer): str(how) for trainer, how in raw.get("reveals", {}).items()},
         )
 
 

@@ -3,7 +3,7 @@
 Chain backends (:mod:`market.chain`: embedded eth-tester/py-evm, any JSON-RPC node, local anvil
 and ganache processes), the typed binding of ``contracts/Marketplace.sol``
 (:mod:`market.marketplace`, :mod:`market.types`, revert decoding in :mod:`market.reverts`),
-wallets (:mod:`market.keystore`), deployments, content-addressed storage (:mod:`market.storage`),
+wallets (:mod:`market.keystore`), kill points for crash tests (:mod:`market.failpoints`), deployments, content-addressed storage (:mod:`market.storage`),
 the task spec, update packages and their encryption, units, gas and tracing, and the ``market``
 command's assembler and its chain/wallet/storage/task commands (:mod:`market.cli`).
 
@@ -22,6 +22,7 @@ __all__ = [
     "deployments",
     "encryption",
     "exceptions",
+    "failpoints",
     "gas",
     "keystore",
     "marketplace",

@@ -16,11 +16,12 @@ from typing import Any, cast
 from eth_account.signers.local import LocalAccount
 from eth_utils import ValidationError as EthValidationError
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, TimeExhausted, Web3RPCError
 
 from market.artifacts import load_artifact
 from market.chain.base import ChainBackend
 from market.exceptions import ChainError, TransactionFailed
+from market.failpoints import failpoint
 from market.gas import GasReport
 from market.reverts import RevertDecoder
 from market.tracing import traced
@@ -47,6 +48,9 @@ PROOF_GAS_LIMIT = 1_500_000
 re-runs the pairing check many times (slow on py-evm). Comfortably above a 16-trainer round."""
 GAS_MARGIN = 1.25
 """Gas limit = estimate × this (+ 20k): estimates on some nodes run a little short."""
+RECEIPT_TIMEOUT = 120.0
+"""Seconds a sent transaction may take to be mined before :class:`ChainError` (a transport
+error: the nodes retry, and their next step sees whether it landed)."""
 
 
 class Marketplace:
@@ -286,7 +290,12 @@ def send_transaction(chain: ChainBackend, sender: LocalAccount, call: Any, funct
             tx_hash = web3.eth.send_raw_transaction(signed.raw_transaction)
         except (Web3RPCError, EthValidationError) as exc:
             raise _rpc_error(exc, function, sender) from None
-        receipt = web3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        failpoint(f"tx.sent.{function}")  # crash tests: sent, its receipt never seen
+        try:
+            receipt = web3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
+        except TimeExhausted:
+            raise ChainError(f"{function}: transaction 0x{bytes(tx_hash).hex()} was not mined within "
+                             f"{RECEIPT_TIMEOUT:.0f}s (it may still be; the node retries)") from None
     if receipt["status"] != 1:
         try:  # replay to recover the reason
             call.call({**params, "gas": tx["gas"]}, block_identifier=receipt["blockNumber"])

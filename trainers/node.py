@@ -38,9 +38,10 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from market.encryption import EnvelopeContext, InvalidPublicKey, check_public_key, encrypt_with_key, envelope_digest
-from market.exceptions import ContractRevert
+from market.exceptions import ChainError, ContractRevert
+from market.failpoints import round_failpoint
 from market.marketplace import Marketplace
-from market.storage import ContentFault, Storage
+from market.storage import ContentFault, Storage, StorageUnavailable
 from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 from market.types import TaskInfo, TaskState
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
@@ -108,23 +109,10 @@ class TrainerReport:
 class TrainerNode:
     """One trainer taking part in one task."""
 
-    def __init__(
-        self,
-        *,
-        market: Marketplace,
-        storage: Storage,
-        account: LocalAccount,
-        task_id: int,
-        dataset: Dataset,
-        state_dir: Path,
-        device: str | None = None,
-        attack: AttackPlan | None = None,
-        seed: int = 0,
-        progress: bool = False,
-        holdout: float = 0.2,
-        contest: bool = True,
-        log: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, *, market: Marketplace, storage: Storage, account: LocalAccount, task_id: int, dataset: Dataset,
+                 state_dir: Path, device: str | None = None, attack: AttackPlan | None = None, seed: int = 0,
+                 progress: bool = False, holdout: float = 0.2, contest: bool = True,
+                 log: Callable[[str], None] | None = None) -> None:
         self.market = market
         self.storage = storage
         self.account = account
@@ -273,6 +261,7 @@ class TrainerNode:
             record.cid = self.storage.put(envelope)
             self.storage.pin(record.cid)
             self._save_state()
+            round_failpoint("trainer.stored", round_)  # crash tests: stored, not yet submitted
         try:
             self.market.submit_update(self.account, self.task_id, round_, record.cid, bytes.fromhex(record.digest))
         except ContractRevert as exc:
@@ -361,13 +350,23 @@ class TrainerNode:
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self, *, poll_seconds: float = 2.0, timeout: float | None = None,
-            stop: threading.Event | None = None) -> TrainerReport:
-        """Step until the task ends (or ``timeout`` seconds pass, or ``stop`` is set)."""
+            stop: threading.Event | None = None, max_backoff: float = 30.0) -> TrainerReport:
+        """Step until the task ends (or ``timeout`` seconds pass, or ``stop`` is set). Transport
+        failures (chain and storage) are logged and retried with exponential backoff up to
+        ``max_backoff`` seconds; the state on disk makes every retried step safe."""
         stop = stop or threading.Event()
         started = time.monotonic()
         last = None
+        backoff = poll_seconds
         while not stop.is_set():
-            action = self.step()
+            try:
+                action = self.step()
+                backoff = poll_seconds
+            except (ChainError, StorageUnavailable) as exc:  # a node that stopped answering: wait, retry
+                self.log(f"retrying in {backoff:.1f}s after: {exc}")
+                stop.wait(backoff)
+                backoff = min(max_backoff, backoff * 2)
+                continue
             if action != last:
                 self.log(str(action))
                 last = action

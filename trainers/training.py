@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from market.failpoints import failpoint
 from market.task_spec import ModelSection, TrainingSection
 from market.tracing import traced
 from trainers.data import Dataset, holdout_split
@@ -313,6 +314,7 @@ def _run_epochs(model: nn.Module, data: _TrainingTensors, training: TrainingSect
         epoch_losses.append(mean_loss)
         if on_epoch is not None:
             on_epoch(epoch, mean_loss)
+        failpoint("trainer.epoch")  # crash tests: killed mid-training
     _synchronize(data.device)
     return epoch_losses, time.perf_counter() - started
 

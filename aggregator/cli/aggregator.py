@@ -201,7 +201,7 @@ def _prover(ctx: CliContext, task_id: int, storage):
     task = ctx.marketplace.get_task(task_id)
     if task.trusted_aggregator:
         return None
-    from market.task_spec import TaskSpec
+    from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 
     log = lambda m: console.print(m)  # noqa: E731
     if task.uses_reference:
@@ -211,5 +211,28 @@ def _prover(ctx: CliContext, task_id: int, storage):
         return make_reference_prover(shape=read_reference_verifier(ctx.chain.web3, task.config.verifier).shape, log=log)
     from zk.prover import make_round_prover
 
-    spec = TaskSpec.from_json(storage.get(task.config.spec_cid))
-    return make_round_prover(n=16, k=spec.scoring.sketch_k, log=log)
+    def make():
+        spec = TaskSpec.from_json(storage.get(task.config.spec_cid, max_bytes=MAX_SPEC_BYTES))
+        return make_round_prover(n=16, k=spec.scoring.sketch_k, log=log)
+
+    return _DeferredProver(make)
+
+
+class _DeferredProver:
+    """A prover made at its first use: the median rule's needs the spec's sketch size, read from
+    storage, and a node must start (and retry) while its IPFS node is down."""
+
+    def __init__(self, make) -> None:
+        self._make, self._prover = make, None
+
+    def _get(self):
+        if self._prover is None:
+            self._prover = self._make()
+        return self._prover
+
+    def __call__(self, *args):
+        return self._get()(*args)
+
+    def key_document(self) -> dict | None:
+        document = getattr(self._get(), "key_document", None)
+        return document() if callable(document) else None

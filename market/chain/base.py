@@ -63,6 +63,13 @@ class ChainBackend(ABC):
         """Timestamp of the latest block."""
         return int(self.web3.eth.get_block("latest")["timestamp"])
 
+    def now(self) -> int:
+        """The time a transaction sent now runs at, as near as the backend can tell: what deadlines
+        are judged by (:func:`zk.protocol.phase.observe_phase`). By default the latest block's
+        timestamp (a chain whose clock moves only by its blocks); :class:`~market.chain.rpc.RpcChain`
+        reads the pending block, whose time moves on while no block is mined."""
+        return self.timestamp()
+
     def block_number(self) -> int:
         return int(self.web3.eth.block_number)
 

@@ -198,3 +198,63 @@ def test_run_retries_transport_errors_and_lets_a_contract_revert_through(tmp_pat
         impostor.run(poll_seconds=0.01, timeout=60)
     assert info.value.name == "MarketplaceUnauthorized"
     assert not isinstance(info.value, ChainError)
+
+
+def test_aggregator_killed_between_publishing_and_revealing_reveals_after_the_restart(tmp_path, monkeypatch):
+    # Prepare: trainer 3 sends an update far over the norm bound (rejected: its key is owed on chain)
+    task = make_small_task(tmp_path, rounds=2, attacks={3: "sign_flip:scale=100000"})
+    for node in task.nodes:
+        node.contest = False  # only the aggregator's reveal may put the key on chain
+    first = task.aggregator()
+    task.trainers_step()
+    first.step()
+    task.trainers_step()
+
+    # Execute: the first aggregator's reveal never leaves (the process dies after publishRound is mined)
+    def dead(*args, **kwargs):
+        raise ChainError("connection reset while sending revealEvidenceKey")
+
+    monkeypatch.setattr(task.market, "reveal_evidence_key", dead)
+    with pytest.raises(ChainError):
+        first.step()
+    assert task.market.get_round(task.task_id, 0).published
+    assert first.state.rounds[0].published and first.state.rounds[0].unrevealed == [task.trainers[3].address]
+    monkeypatch.undo()
+    second = task.aggregator()
+    action = second.step()
+    third = task.aggregator()  # and once more: nothing is revealed twice
+
+    # Assert: the restarted node reveals round 0's key before anything else, exactly once
+    assert action == NodeAction(ActionKind.REVEALED, 0)
+    revealed = task.market.events("EvidenceKeyRevealed", taskId=task.task_id)
+    assert [(e["args"]["round"], e["args"]["trainer"]) for e in revealed] == [(0, task.trainers[3].address)]
+    assert bytes(revealed[0]["args"]["key"]) == first.state.rounds[0].evidence[task.trainers[3].address]
+    assert second.state.rounds[0].done and second.state.rounds[0].reveals[task.trainers[3].address].startswith("0x")
+    assert third.step().kind is ActionKind.WAITING
+    assert len(task.market.events("EvidenceKeyRevealed", taskId=task.task_id)) == 1
+
+
+def test_a_reveal_found_on_chain_is_recorded_not_sent_again(tmp_path):
+    task = make_small_task(tmp_path, rounds=1, attacks={3: "sign_flip:scale=100000"})
+    for node in task.nodes:
+        node.contest = False
+    agg = task.aggregator()
+    _run_round(task, agg)
+    saved = agg.state.rounds[0]
+    trainer = task.trainers[3].address
+    assert saved.done and saved.reveals[trainer].startswith("0x")
+
+    # Execute: a state file from before the reveal was recorded (the node died right after sending it)
+    from dataclasses import replace
+
+    from aggregator.state import save_state
+
+    agg.state.rounds[0] = replace(saved, reveals={})
+    save_state(agg.dir / "state.json", agg.state)
+    again = task.aggregator()
+    action = again.step()
+
+    # Assert: recorded from the chain's event, not revealed a second time
+    assert action == NodeAction(ActionKind.REVEALED, 0)
+    assert again.state.rounds[0].reveals == {trainer: "on chain"}
+    assert len(task.market.events("EvidenceKeyRevealed", taskId=task.task_id)) == 1

@@ -111,7 +111,7 @@ def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | No
         password_file: Path | None) -> None:
     """Follow a task: train, submit and commit every round until it ends (resumes after a restart)."""
     from market.storage import open_storage
-    from market.task_spec import TaskSpec
+    from market.task_spec import MAX_SPEC_BYTES, TaskSpec
     from market.units import ether
     from trainers.attacks import AttackPlan
     from trainers.data import digits_train_test, load_dataset
@@ -123,7 +123,7 @@ def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | No
     account = ctx.signer(sender, password_file)
     storage = open_storage(ctx.config)
     market = ctx.marketplace
-    spec = TaskSpec.from_json(storage.get(market.get_task(task_id).config.spec_cid))
+    spec = TaskSpec.from_json(storage.get(market.get_task(task_id).config.spec_cid, max_bytes=MAX_SPEC_BYTES))
     if data_path is not None:
         data = load_dataset(data_path, spec.data)
     else:

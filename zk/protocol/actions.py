@@ -37,6 +37,8 @@ class ActionKind(Enum):
     """The aggregator fixed the round's reference update (its digest) before any submission."""
     PUBLISHED = "published"
     """The aggregator published the round."""
+    REVEALED = "revealed"
+    """The aggregator revealed the evidence keys a published round still owed (after a restart)."""
     FINALIZED = "finalized"
     """The aggregator finalized the task."""
     FINISHED = "finished"
@@ -67,6 +69,7 @@ _ROUND_TEXT = {
     ActionKind.CLOSED: "round {round}: closed",
     ActionKind.REFERENCE_COMMITTED: "round {round}: reference committed",
     ActionKind.PUBLISHED: "round {round}: published",
+    ActionKind.REVEALED: "round {round}: evidence keys revealed",
 }
 
 

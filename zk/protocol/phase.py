@@ -1,8 +1,9 @@
 """One view of where a task stands: (task, current round, now) → :class:`RoundPhase`.
 
 In the manner of OpenZeppelin's ``Governor.state()``, a single pure function reads the chain's
-records and the latest block time and names the phase; the trainer and aggregator nodes decide
-what is due only from it. The phases follow ``contracts/Marketplace.sol``:
+records and the chain's time (:meth:`~market.chain.base.ChainBackend.now`: the pending block's
+on an RPC node, so a deadline arrives on a chain that mines only on demand) and names the
+phase; the trainer and aggregator nodes decide what is due only from it. The phases follow ``contracts/Marketplace.sol``:
 
 =========================  ===========================================================  ====================
 phase                      when                                                         what is due
@@ -132,5 +133,5 @@ def observe_phase(market: Marketplace, task_id: int) -> PhaseView:
     task = market.get_task(task_id)
     round_ = current_round(task)
     info = market.get_round(task_id, round_) if round_ is not None else None
-    now = market.chain.timestamp() if info is not None else 0
+    now = market.chain.now() if info is not None else 0  # the pending block's time: deadlines arrive on an idle chain
     return PhaseView(task, round_, info, round_phase(task, info, now))
