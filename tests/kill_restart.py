@@ -53,6 +53,8 @@ class Role:
     incarnation: int = 0
     process: subprocess.Popen | None = None
     done: bool = False
+    started_at: float = 0.0
+    """``time.monotonic()`` at the last start."""
 
     def log_path(self, home: Path) -> Path:
         return home / f"{self.name}.log"
@@ -81,6 +83,7 @@ class Supervisor:
 
     def start(self, role: Role) -> None:
         role.incarnation += 1
+        role.started_at = time.monotonic()
         env = {**self.cli.env, "PYTHONUNBUFFERED": "1", "MARKET_FAILPOINTS": role.armed()}
         out = role.log_path(self.cli.home).open("a")
         out.write(f"\n===== incarnation {role.incarnation} (armed: {role.armed() or 'nothing'}) =====\n")
@@ -116,7 +119,7 @@ class Supervisor:
         if code == 0:
             role.done = True
             return
-        killed = code == -9 and point and FAILPOINT_LINE.format(name=point) in role.log(self.cli.home)
+        killed = code == -9 and point and FAILPOINT_LINE.format(name=point.partition("@")[0]) in role.log(self.cli.home)
         if not killed:
             raise AssertionError(f"{role.name} exited with {code} (armed: {point or 'nothing'}):\n"
                                  f"{role.log(self.cli.home)[-6000:]}")
@@ -127,12 +130,20 @@ class Supervisor:
         else:
             self.start(role)
 
+    def settled(self, seconds: float = 10.0, *, besides: Role | None = None) -> None:
+        """Wait until every running role (``besides`` one) has run ``seconds`` since its last
+        start (it is past its start-up: a node starting while the chain is down ends at once)."""
+        others = [role for role in self.roles if role is not besides and not role.done]
+        wait_for(lambda: all(time.monotonic() - role.started_at > seconds for role in others), 60,
+                 "the other nodes to finish starting")
+
     def tails(self) -> str:
         return "\n".join(f"--- {role.name} ---\n{role.log(self.cli.home)[-3000:]}" for role in self.roles)
 
     def recovery_table(self, market: Marketplace, task_id: int) -> list[dict]:
-        """Per kill: the seconds from the kill to the next mined transaction of the role's
-        account that concerns the task (None if it sent none after)."""
+        """Per kill: the seconds from the kill to the next transaction of the role's account that
+        concerns the task and was mined after it (None if none was; block times are whole
+        seconds, so a figure is good to about one second)."""
         web3 = market.web3
         sent: list[tuple[int, str, str]] = []  # (timestamp, sender, event)
         names = ("SubmissionsClosed", "RoundPublished", "EvidenceKeyRevealed", "UpdateSubmitted",
@@ -146,7 +157,7 @@ class Supervisor:
         roles = {role.name: role.address for role in self.roles}
         rows = []
         for kill in self.kills:
-            after = [(stamp, name) for stamp, sender, name in sent if sender == roles[kill.role] and stamp >= kill.at - 1]
+            after = [(stamp, name) for stamp, sender, name in sent if sender == roles[kill.role] and stamp > kill.at]
             rows.append({"role": kill.role, "point": kill.point, "incarnation": kill.incarnation,
                          "next_tx": after[0][1] if after else None,
                          "recovery_s": round(after[0][0] - kill.at, 1) if after else None})

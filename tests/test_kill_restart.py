@@ -110,6 +110,7 @@ def test_every_kill_point_and_outage_on_anvil_and_jsipfs(tmp_path, anvil_port):
 
         def chain_outage(role: Role) -> None:  # anvil stops while the others train, submit and wait
             agg = roles["agg"]
+            supervisor.settled(besides=role)
             before, stopped = _retries(agg, cli), time.time()
             cli.run("chain", "down")
             wait_for(lambda: _retries(agg, cli) > before, 120, "the aggregator to retry the chain")

@@ -235,7 +235,10 @@ def _reap(pid: int) -> None:
 
 
 def _port_free(port: int) -> bool:
+    """Nobody listens on ``port`` (connections of a node just stopped, in TIME_WAIT, do not count:
+    anvil binds with SO_REUSEADDR, so ``chain down`` then ``chain up`` keeps the port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
