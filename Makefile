@@ -51,8 +51,15 @@ clean-venv:
 fuzz: install
 	$(PY) -m benchmarks.intake_fuzz
 
-# The stateful money test, long mode (issue 12): MARKET_STATEFUL_SEQUENCES random sequences
-# (500 here, ~40 steps each; CI runs 25) with every invariant checked after every step.
+# The stateful money test, long mode (issue 12): 500 random sequences (~40 steps each; CI runs
+# 25) with every invariant checked after every step, as two disjoint seeded batches of 250 side
+# by side (out/stateful-stats-seed{1,2}.txt). STATEFUL_BATCH=n for shorter batches.
+STATEFUL_BATCH ?= 250
 .PHONY: stateful-long
 stateful-long: install
-	MARKET_STATEFUL_SEQUENCES=500 $(PY) -m pytest -q -s -p no:cacheprovider tests/contracts/test_marketplace_stateful.py
+	mkdir -p out; pids=""; for seed in 1 2; do \
+	  MARKET_STATEFUL_SEQUENCES=$(STATEFUL_BATCH) MARKET_STATEFUL_SEED=$$seed $(PY) -m pytest -q -s -p no:cacheprovider \
+	    --hypothesis-seed=$$seed tests/contracts/test_marketplace_stateful.py > out/stateful-long-seed$$seed.log 2>&1 & \
+	  pids="$$pids $$!"; \
+	done; status=0; for pid in $$pids; do wait $$pid || status=1; done; \
+	tail -n 3 out/stateful-long-seed1.log out/stateful-long-seed2.log; exit $$status

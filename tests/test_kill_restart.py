@@ -46,7 +46,8 @@ def anvil_port() -> int:
     return free_port()
 
 
-def _setup(cli: MarketCli, port: int, *, trainers: int, rounds: int, window: str, sketch_window: str) -> str:
+def _setup(cli: MarketCli, port: int, *, trainers: int, rounds: int, window: str, sketch_window: str,
+           start: bool = True) -> str:
     cli.run("chain", "up", "--port", str(port))
     cli.run("deploy")
     for name in ("owner", *[f"t{i}" for i in range(1, trainers + 1)]):
@@ -59,7 +60,8 @@ def _setup(cli: MarketCli, port: int, *, trainers: int, rounds: int, window: str
     task_id = posted.stdout.strip().splitlines()[-1]
     for i in range(1, trainers + 1):
         cli.run("trainer", "join", task_id, "--from", f"t{i}")
-    cli.run("task", "start", task_id, "--from", "owner")
+    if start:
+        cli.run("task", "start", task_id, "--from", "owner")
     return task_id
 
 
@@ -192,13 +194,20 @@ def _check_the_outcome(cli: MarketCli, market, tid: int, roles: dict[str, Role],
 def test_a_no_show_trainer_cannot_stall_a_round_on_an_idle_anvil(tmp_path, anvil_port):
     cli = MarketCli(tmp_path / "home")
     try:
-        task_id = _setup(cli, anvil_port, trainers=3, rounds=1, window="25s", sketch_window="20s")
+        task_id = _setup(cli, anvil_port, trainers=3, rounds=1, window="25s", sketch_window="20s", start=False)
         market, tid = market_at(cli, anvil_port), int(task_id)
         roles = _roles(cli, task_id, 3)
         del roles["t3"]  # joined, staked, never runs
-        deadline = market.get_round(tid, 0).submission_deadline
-        supervisor = Supervisor(cli, list(roles.values()))
+        started = {"done": False}
+
+        def start_when_ready() -> None:  # the window opens once the two trainers are up (a loaded CI)
+            if not started["done"] and all("waiting for start" in role.log(cli.home) for role in roles.values()):
+                cli.run("task", "start", task_id, "--from", "owner")
+                started["done"] = True
+
+        supervisor = Supervisor(cli, list(roles.values()), watchers=[start_when_ready])
         supervisor.run(timeout=300)
+        deadline = market.get_round(tid, 0).submission_deadline
 
         # Assert: closed at the deadline with two submissions; nobody outside sent a transaction
         closed = market.events("SubmissionsClosed", taskId=tid)[0]

@@ -69,11 +69,15 @@ MARGIN = 2  # seconds around a deadline where the model does not predict the out
 SUBMISSION_WINDOW, SKETCH_WINDOW, PUBLISH_GRACE = 60, 30, 60
 SEQUENCES = int(os.environ.get("MARKET_STATEFUL_SEQUENCES", "25"))
 """Random sequences per run: 25 in CI; the long mode (``make stateful-long``) runs 500."""
+SEED = os.environ.get("MARKET_STATEFUL_SEED", "")
+"""Empty: the same sequences every run (derandomized, CI). Else the run draws its own, from the
+seed pytest is given (``--hypothesis-seed``, the same number): the long mode runs disjoint
+batches side by side, one process a core."""
 SETTINGS = settings(
     max_examples=SEQUENCES,
     stateful_step_count=40,
     deadline=None,
-    derandomize=True,
+    derandomize=not SEED,
     database=None,
     phases=[Phase.explicit, Phase.generate],  # add Phase.shrink to minimise a failure locally
     suppress_health_check=list(HealthCheck),
@@ -969,8 +973,9 @@ def test_marketplace_random_sequences_conserve_money_and_authority(contracts_bas
                                                     "duplicate digests tried", "withheld slots checked",
                                                     "contests", "references fixed before submissions",
                                                     "missed rounds struck")}}
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=1) + "\n")
+    out = OUT.with_name(f"stateful-stats-seed{SEED}.txt") if SEED else OUT
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nstateful: {report['sequences']} sequences, {report['steps']} steps in {elapsed:.0f} s "
           f"({report['required_reverts']} calls had to revert and did); per call: {report['calls']}")
     assert STATS["sequences"] >= SETTINGS.max_examples
