@@ -178,7 +178,7 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
     sketches: list[list[int] | None] = [None] * len(public.trainers)
     checks = dict(param_spec=param_spec(spec.model, dtype=spec.training.dtype), chain_id=market.chain.chain_id,
                   contract=market.address, task_id=task_id, round_=round_, max_bytes=spec.limits.max_update_bytes,
-                  max_norm=spec.limits.max_update_norm, seed=public.info.seed,
+                  max_norm=spec.limits.max_update_norm, max_num_samples=spec.limits.num_samples_cap, seed=public.info.seed,
                   sketch_params=SketchParams(k=spec.scoring.sketch_k))
     for slot, (trainer, row) in enumerate(zip(public.trainers, public.transcript.submissions)):
         sub = market.get_submission(task_id, round_, trainer)

@@ -183,6 +183,7 @@ def check_submission(
     sketch_params: SketchParams,
     max_bytes: int,
     max_norm: float,
+    max_num_samples: int | None = None,
 ) -> IntakeResult:
     """Check one submission's stored bytes against everything the chain and the spec say. Never
     raises for the submission's sake: an unexpected exception is an ``intake-error`` rejection."""
@@ -190,7 +191,8 @@ def check_submission(
     try:
         key, package = open_envelope(envelope, digest=digest, private_key=private_key, param_spec=param_spec,
                                      chain_id=chain_id, contract=contract, task_id=task_id, round_=round_,
-                                     trainer=trainer, max_bytes=max_bytes, max_norm=max_norm)
+                                     trainer=trainer, max_bytes=max_bytes, max_norm=max_norm,
+                                     max_num_samples=max_num_samples)
         result.evidence_key = key
         result.metadata, result.tensors = package.metadata, package.tensors
         result.salt = int.from_bytes(package.metadata.salt, "big")
@@ -285,7 +287,7 @@ def slot_context(*, chain_id: int, contract: str, task_id: int, round_: int, tra
 def open_envelope(envelope: bytes, *, digest: bytes, param_spec: Mapping[str, tuple], chain_id: int, contract: str,
                   task_id: int, round_: int, trainer: str, max_bytes: int, max_norm: float,
                   private_key: X25519PrivateKey | None = None, key: bytes | None = None,
-                  **_: Any) -> tuple[bytes, UpdatePackage]:
+                  max_num_samples: int | None = None, **_: Any) -> tuple[bytes, UpdatePackage]:
     """The digest, decryption and package checks of intake, in order: ``(evidence key, package)``,
     or :class:`Refusal` naming the first that fails. The envelope opens only under its slot's
     context (chain, contract, task, round, trainer). The aggregator opens with its
@@ -302,7 +304,7 @@ def open_envelope(envelope: bytes, *, digest: bytes, param_spec: Mapping[str, tu
         raise Refusal(UNDECRYPTABLE, str(exc)) from None
     try:
         package = load_update_package(
-            plaintext, param_spec, max_bytes=max_bytes, max_norm=max_norm,
+            plaintext, param_spec, max_bytes=max_bytes, max_norm=max_norm, max_num_samples=max_num_samples,
             expect={"task_id": task_id, "round": round_, "trainer": trainer},
         )
     except UpdatePackageError as exc:

@@ -357,6 +357,7 @@ class AggregatorNode:
             param_spec=self._param_spec(), chain_id=self.market.chain.chain_id, contract=self.market.address,
             task_id=self.task_id, round_=round_, seed=info.seed, sketch_params=SketchParams(k=spec.scoring.sketch_k),
             max_bytes=spec.limits.max_update_bytes, max_norm=spec.limits.max_update_norm,
+            max_num_samples=spec.limits.num_samples_cap,
         )
 
     def _fetch_workers(self) -> int:

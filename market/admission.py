@@ -5,27 +5,64 @@ verifier whose code no longer has the approved hash."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
+
 from web3 import Web3
 
 from market.exceptions import MarketValueError
 from market.marketplace import Marketplace
 from market.types import TaskInfo
 
-__all__ = ["check_before_join", "verifier_standing"]
+__all__ = ["Standing", "VerifierStanding", "check_before_join", "verifier_standing"]
 
 
-def verifier_standing(market: Marketplace, task: TaskInfo) -> str:
-    """One line: trusted mode, or the verifier's registry entry (approved, slots, code hash)."""
+class Standing(Enum):
+    """Whether a task's proofs mean anything."""
+
+    TRUSTED = "trusted"
+    """No verifier: scores are recorded on the aggregator's word."""
+    APPROVED = "approved"
+    """Approved by the registrar and its code is the code approved."""
+    NOT_APPROVED = "not approved"
+    """The registrar never approved it."""
+    CODE_CHANGED = "code changed"
+    """Approved, but the code at the address is not the code approved."""
+
+    @property
+    def unsafe(self) -> bool:
+        """A proof checked by this verifier proves nothing: refuse to join."""
+        return self in (Standing.NOT_APPROVED, Standing.CODE_CHANGED)
+
+
+@dataclass(frozen=True)
+class VerifierStanding:
+    """A task's verifier as the registry and the chain show it."""
+
+    standing: Standing
+    text: str
+    """One line for people (``task show``, the join refusal)."""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def verifier_standing(market: Marketplace, task: TaskInfo) -> VerifierStanding:
+    """Trusted mode, or the verifier's registry entry (approved, slots, code hash) and whether
+    its code is still the code approved."""
     verifier = task.config.verifier
     if task.trusted_aggregator:
-        return "no verifier: trusted-aggregator mode, scores are recorded without a proof"
+        return VerifierStanding(Standing.TRUSTED,
+                                "no verifier: trusted-aggregator mode, scores are recorded without a proof")
     info = market.verifier_info(verifier)
     if not info.approved:
-        return f"verifier {verifier} is NOT approved by the registrar {market.registrar()}"
+        return VerifierStanding(Standing.NOT_APPROVED,
+                                f"verifier {verifier} is NOT approved by the registrar {market.registrar()}")
     code = bytes(Web3.keccak(market.web3.eth.get_code(Web3.to_checksum_address(verifier))))
-    same = "code unchanged" if code == info.code_hash else "CODE CHANGED since approval"
-    return (f"verifier {verifier} approved by the registrar {market.registrar()}: {info.slots} slots, "
-            f"code hash 0x{info.code_hash.hex()[:16]}… ({same})")
+    standing = Standing.APPROVED if code == info.code_hash else Standing.CODE_CHANGED
+    same = "code unchanged" if standing is Standing.APPROVED else "CODE CHANGED since approval"
+    return VerifierStanding(standing, f"verifier {verifier} approved by the registrar {market.registrar()}: "
+                                      f"{info.slots} slots, code hash 0x{info.code_hash.hex()[:16]}… ({same})")
 
 
 def check_before_join(market: Marketplace, task: TaskInfo, account: str) -> list[str]:
@@ -33,11 +70,11 @@ def check_before_join(market: Marketplace, task: TaskInfo, account: str) -> list
     approved or whose code changed, an aggregator key that is not the registered one, not on
     the task's allowlist); return warnings to show (trusted mode)."""
     warnings = []
-    standing = verifier_standing(market, task)
-    if task.trusted_aggregator:
-        warnings.append(standing)
-    elif "NOT approved" in standing or "CODE CHANGED" in standing:
-        raise MarketValueError(f"task {task.task_id}: {standing}; its proofs prove nothing")
+    verifier = verifier_standing(market, task)
+    if verifier.standing is Standing.TRUSTED:
+        warnings.append(verifier.text)
+    elif verifier.standing.unsafe:
+        raise MarketValueError(f"task {task.task_id}: {verifier.text}; its proofs prove nothing")
     registered = market.aggregator_key_of(task.config.aggregator)
     if registered != task.config.aggregator_key:
         warnings.append(f"the aggregator {task.config.aggregator} has since registered another key; the task keeps "

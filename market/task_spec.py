@@ -29,9 +29,9 @@ from typing import Any, Final, Literal
 from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from market.bounded_json import json_nesting_depth
 from market.exceptions import MarketValueError
 from market.update_package import MAX_NUM_SAMPLES
-from market.update_package.header import json_nesting_depth
 
 MAX_SPEC_DEPTH: Final = 16
 """Deepest nesting a task spec may have (its own schema needs 4): checked before parsing, so a

@@ -17,7 +17,6 @@ transaction the role's account got mined (:meth:`Supervisor.recovery_table`).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from pathlib import Path
 
 from market.chain.rpc import RpcChain
 from market.marketplace import Marketplace
-from tests.market.storage.jsipfs import JSIPFS, POLYFILL, JsIpfsDaemon
 
 FAILPOINT_LINE = "failpoint {name} hit"
 
@@ -169,30 +167,6 @@ def market_at(cli, port: int) -> Marketplace:
     chain = RpcChain(f"http://127.0.0.1:{port}")
     address = json.loads((cli.home / "deployments.json").read_text())[str(chain.chain_id)]["Marketplace"]
     return Marketplace(chain, address)
-
-
-def restart_jsipfs(daemon: JsIpfsDaemon, timeout: float = 60.0) -> JsIpfsDaemon:
-    """Stop ``daemon`` (if it runs) and start it again on the same repository and ports."""
-    import httpx
-
-    daemon.stop()
-    env = {**os.environ, "IPFS_PATH": str(daemon.repo), "NODE_OPTIONS": f"--import={POLYFILL}"}
-    with daemon.log_path.open("ab") as log:
-        process = subprocess.Popen([str(JSIPFS), "daemon", "--offline"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    again = JsIpfsDaemon(daemon.api_url, daemon.repo, process, daemon.log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the js-ipfs daemon did not restart ({process.returncode}):\n{again.log()[-3000:]}")
-        try:
-            if httpx.post(f"{again.api_url}/api/v0/version", timeout=2).status_code == 200:
-                return again
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    again.stop()
-    raise AssertionError(f"the js-ipfs daemon did not answer after a restart within {timeout:.0f}s")
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -18,9 +18,9 @@ import pytest
 
 from market.chain.nodes import chain_down, free_port
 from market.types import SLASH_SINK, TaskState
-from tests.kill_restart import Role, Supervisor, market_at, restart_jsipfs, wait_for
+from tests.kill_restart import Role, Supervisor, market_at, wait_for
 from tests.market.cli.conftest import MarketCli
-from tests.market.storage.jsipfs import start_jsipfs
+from tests.market.storage.jsipfs import restart_jsipfs, start_jsipfs
 
 AGGREGATOR_PLAN = [  # incarnation: where it is killed
     "aggregator.closed.r0",        # 1 after closeSubmissions was mined

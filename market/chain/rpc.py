@@ -6,14 +6,14 @@ from typing import Any
 
 import requests
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.types import RPCEndpoint, RPCResponse
 
 from market.chain.base import ChainBackend
 from market.exceptions import ChainConnectionError, ChainError
 
 
-class _HTTPProvider(Web3.HTTPProvider):
+class _HTTPProvider(HTTPProvider):
     """web3's HTTP provider whose transport failures (refused connection, timeout, a node that
     stopped mid-reply) are :class:`ChainConnectionError`, the :class:`ChainError` the nodes'
     loops retry, instead of a ``requests`` exception that would end them."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import struct
 from typing import Any
 
 import numpy as np
 
+from market.bounded_json import json_nesting_depth
 from market.update_package.errors import HeaderTooDeep, InvalidMetadata, PackageMalformed, WrongDtype
 
 __all__ = ["MAX_HEADER_BYTES", "MAX_HEADER_DEPTH", "SAFETENSORS_DTYPES", "json_nesting_depth", "read_header"]
@@ -27,23 +27,6 @@ SAFETENSORS_DTYPES = {
     "U8": "uint8", "U16": "uint16", "U32": "uint32", "U64": "uint64", "BOOL": "bool",
 }  # fmt: skip
 """safetensors dtype codes that NumPy can hold, with their NumPy names."""
-
-
-_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
-"""A JSON string, or an unclosed one up to the end (where the parser would stop). Possessive, so
-the scan is linear: no backtracking, and an unclosed string is not scanned again from each quote."""
-_OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
-
-
-def json_nesting_depth(document: bytes | str) -> int:
-    """The deepest nesting of arrays and objects in a JSON document, counted without parsing
-    it (strings skipped, no recursion), so that a hostile document is refused before the
-    recursive parser sees it. For text that is not JSON the count covers at least every bracket
-    the parser reaches before it stops at the first error."""
-    raw = document.encode("utf-8", "surrogatepass") if isinstance(document, str) else bytes(document)
-    skeleton = np.frombuffer(_JSON_STRING.sub(b"", raw), np.uint8)
-    steps = np.isin(skeleton, _OPENERS).astype(np.int64) - np.isin(skeleton, _CLOSERS)
-    return int(np.cumsum(steps).max(initial=0))
 
 
 def read_header(data: bytes) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:

@@ -10,8 +10,8 @@ from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 
+from market.bounded_json import json_nesting_depth
 from market.update_package.errors import InvalidMetadata
-from market.update_package.header import json_nesting_depth
 
 __all__ = ["FORMAT", "MAX_METRICS_DEPTH", "VERSION", "UpdateMetadata"]
 

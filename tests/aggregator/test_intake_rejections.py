@@ -128,3 +128,22 @@ def test_honest_package_passes_intake_after_a_round_trip(tmp_path):
     loaded = load_update_package(decrypt(task.storage.get(sub.update_cid), task.key, task.context(0)),
                                  param_spec(task.spec.model))
     assert loaded.metadata.trainer == task.trainers[0].address
+
+
+def test_the_specs_lower_sample_cap_rejects_a_package_over_it(tmp_path):
+    from aggregator.intake import check_submission
+    from zk.protocol.sketch import SketchParams
+
+    task = make_small_task(tmp_path, rounds=1)
+    package = _bad_package(task, 3, lambda t, m: (t, m))  # honest, num_samples=100
+    envelope = encrypt_for_aggregator(package, public_key_bytes(task.key), task.context(3))
+    checks = dict(envelope=envelope, slot=3, trainer=task.trainers[3].address, digest=envelope_digest(envelope),
+                  commitment=12345, private_key=task.key, param_spec=param_spec(task.spec.model),
+                  chain_id=task.chain.chain_id, contract=task.market.address, task_id=task.task_id, round_=0, seed=7,
+                  sketch_params=SketchParams(k=task.spec.scoring.sketch_k), max_bytes=1 << 20, max_norm=100.0)
+
+    capped = check_submission(**checks, max_num_samples=99)
+    uncapped = check_submission(**checks, max_num_samples=100)
+
+    assert capped.reason == "too-many-samples" and "over the cap of 99" in capped.detail
+    assert uncapped.reason == "sketch-mismatch"  # past the cap check: only the made-up commitment fails

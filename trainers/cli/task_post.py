@@ -91,23 +91,22 @@ def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec
     ReferenceRoundVerifier (root set) or RoundVerifier; a verifier must be approved by the
     registrar and fit the task (its N, k, tau: one source per parameter)."""
     from market.storage import open_storage
-    from market.task_spec import TaskSpec
+    from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 
-    for name in (["ReferenceRoundVerifier"] if reference else []) + ["RoundVerifier"]:
-        if verifier.lower() != "auto":
-            break
+    if verifier.lower() == "auto":  # the verifier of the task's rule that this chain's deployment recorded
         try:
-            verifier = ctx.deployments.address(ctx.chain.chain_id, name)
+            verifier = ctx.deployments.address(ctx.chain.chain_id,
+                                               "ReferenceRoundVerifier" if reference else "RoundVerifier")
         except MarketError:
-            verifier = "none" if reference else "auto"
-    if verifier.lower() in {"none", "0", "", "auto"}:
+            verifier = "none"  # none deployed: trusted mode, said so after posting
+    if verifier.lower() in {"none", "0", ""}:
         return "none"
     from zk.verifier_params import fit_task_to_verifier
 
     _check_approved(ctx, verifier)
     if spec is None:
         try:
-            spec = TaskSpec.from_json(open_storage(ctx.config).get(spec_cid))
+            spec = TaskSpec.from_json(open_storage(ctx.config).get(spec_cid, max_bytes=MAX_SPEC_BYTES))
         except MarketError as exc:
             console.print(f"[yellow]cannot read the spec {spec_cid} ({exc})[/]")
     fit = fit_task_to_verifier(ctx.chain.web3, verifier, spec=spec, max_trainers=max_trainers)

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError, ValidationInfo
 
-from market.update_package.header import json_nesting_depth
+from market.bounded_json import json_nesting_depth
 from zk.exceptions import TranscriptError
 
 __all__ = [

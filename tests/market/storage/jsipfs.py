@@ -96,13 +96,24 @@ def start_jsipfs(workdir: Path, timeout: float = 60.0) -> JsIpfsDaemon:
         pytest.fail(f"jsipfs init failed: {init.stderr.decode(errors='replace')[-2000:]}")
     api = free_port()
     _configure(repo, api, free_port(), free_port())
-    log_path = workdir / "daemon.log"
-    with log_path.open("wb") as log:
+    return _run_daemon(f"http://127.0.0.1:{api}", repo, workdir / "daemon.log", timeout)
+
+
+def restart_jsipfs(daemon: JsIpfsDaemon, timeout: float = 60.0) -> JsIpfsDaemon:
+    """Stop ``daemon`` (if it runs) and start it again on the same repository and ports."""
+    daemon.stop()
+    return _run_daemon(daemon.api_url, daemon.repo, daemon.log_path, timeout)
+
+
+def _run_daemon(api_url: str, repo: Path, log_path: Path, timeout: float) -> JsIpfsDaemon:
+    """Start the offline daemon of ``repo`` (log appended to ``log_path``); wait until its API answers."""
+    env = {**os.environ, "IPFS_PATH": str(repo), "NODE_OPTIONS": f"--import={POLYFILL}"}
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [str(JSIPFS), "daemon", "--offline"], env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-    daemon = JsIpfsDaemon(f"http://127.0.0.1:{api}", repo, process, log_path)
+    daemon = JsIpfsDaemon(api_url, repo, process, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
