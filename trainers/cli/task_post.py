@@ -17,7 +17,8 @@ from market.cli.options import AMOUNT, DURATION, from_option, parse_hex32, passw
 from market.exceptions import MarketError, MarketValueError
 from market.types import ZERO_ADDRESS, TaskConfig
 from market.units import ether
-from zk.protocol.params import DEFAULT_SLOTS, DEFAULT_TAU
+from trainers.cli.spec_flags import spec_flag_options
+from zk.protocol.params import DEFAULT_SLOTS
 
 
 def _aggregator_key(ctx: CliContext, aggregator: str, text: str | None) -> bytes:
@@ -120,15 +121,7 @@ def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec
 @click.option("--spec-cid", default=None, help="CID of the task spec already in storage.")
 @click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A task spec JSON file to validate and store (its CID is posted).")
-@click.option("--model", type=click.Choice(["mlp", "cnn", "logreg"]), default="mlp", show_default=True,
-              help="Without --spec/--spec-cid: build a digits spec with this model.")
-@click.option("--epochs", type=int, default=5, show_default=True, help="Local epochs (spec built from flags).")
-@click.option("--learning-rate", type=float, default=0.3, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--detector", type=click.Choice(["provable", "multi_krum", "mud_hog"]), default="provable",
-              show_default=True, help="Outlier detector of the scoring policy.")
-@click.option("--tau", type=float, default=DEFAULT_TAU, show_default=True,
-              help="Threshold of the provable rule (spec built from flags; a verifier's tau must match).")
+@spec_flag_options
 @click.option("--root-set", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Spec built from flags: pay by the root-of-trust rule anchored on this class-balanced root set "
                    "(.npz with X and y, the same number of samples of every class), sealed to --aggregator-key.")
