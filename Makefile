@@ -30,9 +30,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# The test command of README.md (and of .ci/run).
+# The test command of README.md (and of .ci/run): two workers (the crash, README and service tests
+# mostly wait on processes), the gas report merged from both.
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 # The main job: the demo market on the embedded chain and store, in one process.
 demo: install

@@ -18,6 +18,12 @@ class GasReport:
         with self._lock:
             self.samples[function].append(int(gas_used))
 
+    def merge(self, samples: dict[str, list[int]]) -> None:
+        """Add another report's samples (e.g. a test worker's, read back from JSON)."""
+        with self._lock:
+            for function, values in samples.items():
+                self.samples[function].extend(int(v) for v in values)
+
     def rows(self) -> list[tuple[str, int, int, int, int]]:
         """(function, calls, min, mean, max), by function name."""
         return [

@@ -6,6 +6,7 @@ its PID. When ``node_modules`` is missing they fail with a message that says to 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +32,33 @@ def gas_report() -> GasReport:
     return _GAS
 
 
+GAS_PARTS = OUT_DIR / "gas-parts"
+"""Under xdist (``make test`` runs ``-n 2``) each worker leaves its samples here for the
+controller's report."""
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller (or a plain run): no stale parts
+        for part in GAS_PARTS.glob("*.json"):
+            part.unlink()
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest hook signature
+    worker = getattr(session.config, "workerinput", None)
+    if worker is not None and _GAS.samples:
+        GAS_PARTS.mkdir(parents=True, exist_ok=True)
+        (GAS_PARTS / f"{worker['workerid']}.json").write_text(json.dumps(dict(_GAS.samples)))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001 - pytest hook signature
-    if not _GAS.samples:
+    report = GasReport()
+    report.merge(dict(_GAS.samples))
+    for part in sorted(GAS_PARTS.glob("*.json")):
+        report.merge(json.loads(part.read_text()))
+    if not report.samples:
         return
     OUT_DIR.mkdir(exist_ok=True)
-    text = _GAS.to_markdown()
+    text = report.to_markdown()
     (OUT_DIR / "gas-report.md").write_text(text)
     terminalreporter.write_sep("=", "gas report (also in out/gas-report.md)")
     terminalreporter.write(text)

@@ -87,6 +87,39 @@ def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: bytes | No
                                                                 "reference": section})})
 
 
+def _posted_spec(ctx: CliContext, spec_cid: str | None, spec_file: Path | None):
+    """The spec given by --spec FILE or --spec-cid CID, checked as the trainers will use it: the
+    CID parses and names content this node can read, the document is a valid spec (bounded, depth
+    checked) and its model builds (a typo in the model's params fails here, not after start).
+    None when the spec is built from flags."""
+    from market.storage import ContentFault, open_storage
+    from market.storage.unixfs import parse_cid
+    from market.task_spec import MAX_SPEC_BYTES, TaskSpec
+    from trainers.models import param_spec
+
+    if spec_file is not None:
+        raw, source = spec_file.read_bytes(), str(spec_file)
+    elif spec_cid:
+        try:
+            parse_cid(spec_cid)
+        except MarketError as exc:
+            raise MarketValueError(f"--spec-cid {spec_cid!r}: {exc}") from None
+        try:
+            raw, source = open_storage(ctx.config).get(spec_cid, max_bytes=MAX_SPEC_BYTES), f"the spec {spec_cid}"
+        except ContentFault as exc:
+            raise MarketValueError(f"the spec {spec_cid} cannot be read ({exc}): trainers could not read it either; "
+                                   "store it first (`market storage put spec.json`) or post with --spec FILE") from None
+    else:
+        return None
+    spec = TaskSpec.from_json(raw)  # names a bad field
+    try:
+        param_spec(spec.model, dtype=spec.training.dtype)
+    except Exception as exc:  # noqa: BLE001 - whatever the model builder raises, the spec is unusable
+        raise MarketValueError(f"{source}: its model cannot be built ({type(exc).__name__}: {exc}); "
+                               "`market trainer train-local --spec FILE` tries a spec without any chain") from None
+    return spec
+
+
 def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec_cid: str, max_trainers: int) -> str:
     """The verifier to post with ('none' for trusted mode): 'auto' resolves to the recorded
     ReferenceRoundVerifier (root set) or RoundVerifier; a verifier must be approved by the
@@ -105,11 +138,8 @@ def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec
     from zk.verifier_params import fit_task_to_verifier
 
     _check_approved(ctx, verifier)
-    if spec is None:
-        try:
-            spec = TaskSpec.from_json(open_storage(ctx.config).get(spec_cid, max_bytes=MAX_SPEC_BYTES))
-        except MarketError as exc:
-            console.print(f"[yellow]cannot read the spec {spec_cid} ({exc})[/]")
+    if spec is None:  # built from flags: read back what was stored
+        spec = TaskSpec.from_json(open_storage(ctx.config).get(spec_cid, max_bytes=MAX_SPEC_BYTES))
     fit = fit_task_to_verifier(ctx.chain.web3, verifier, spec=spec, max_trainers=max_trainers)
     for line in fit.unchecked:
         console.print(f"[yellow]{line}[/]")
@@ -160,13 +190,12 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
          allowlist=None) -> None:
     """Post a task and escrow its reward (spec from --spec FILE, --spec-cid, or built from flags)."""
     from market.storage import open_storage
-    from market.task_spec import TaskSpec
 
     if spec_cid and spec_file:
         raise MarketValueError("give --spec-cid CID or --spec FILE, not both")
     if root_set is not None and (spec_cid or spec_file):
         raise MarketValueError("--root-set builds the spec from flags: not with --spec or --spec-cid")
-    spec = TaskSpec.from_json(spec_file.read_bytes()) if spec_file is not None else None  # names a bad field
+    spec = _posted_spec(ctx, spec_cid, spec_file)
     agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
     key = _aggregator_key(ctx, agg, aggregator_key)
     if spec_file is not None:

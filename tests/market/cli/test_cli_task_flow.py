@@ -30,7 +30,9 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
     market_cli.register_aggregator("agg")
 
     # Execute: the owner posts, two trainers join, one round runs, anyone finalizes
-    posted = market_cli.run("task", "post", "--spec-cid", "bafyspec", "--aggregator", "agg", "--reward", "1ether",
+    spec = market_cli.home / "spec.json"
+    spec.write_text(market_cli.run("task", "spec", "--model", "logreg").stdout)
+    posted = market_cli.run("task", "post", "--spec", str(spec), "--aggregator", "agg", "--reward", "1ether",
                             "--stake", "0.1ether", "--rounds", "1", "--min-trainers", "2", "--from", "owner")
     task_id = posted.stdout.strip().splitlines()[-1]
     assert task_id == "1"
@@ -69,7 +71,9 @@ def test_cli_chain_state_survives_restart(market_cli, anvil_port):
     market_cli.run("wallet", "new", "agg")
     market_cli.run("wallet", "fund", "owner", "--amount", "1ether", "--from", "dev:0")
     market_cli.register_aggregator("agg")
-    market_cli.run("task", "post", "--spec-cid", "bafyspec", "--aggregator", "agg", "--reward", "0.5ether",
+    spec = market_cli.home / "spec.json"
+    spec.write_text(market_cli.run("task", "spec", "--model", "logreg").stdout)
+    market_cli.run("task", "post", "--spec", str(spec), "--aggregator", "agg", "--reward", "0.5ether",
                    "--from", "owner")
     built = market_cli.run("task", "post", "--model", "logreg", "--epochs", "3", "--aggregator", "agg",
                            "--reward", "0.1ether", "--from", "owner")

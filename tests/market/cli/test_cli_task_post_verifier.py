@@ -83,12 +83,21 @@ def test_post_refuses_a_spec_built_from_flags_with_another_tau(zk_cli):
     assert "the spec's scoring.tau is 3/1" in message
 
 
-def test_post_checks_the_slots_of_a_spec_it_cannot_read_and_warns(zk_cli):
-    message = _refused(zk_cli, "--spec-cid", "bafyspec", "--max-trainers", "64")
-    assert "--max-trainers 64 exceeds the verifier's 16 slots" in message
-    posted = zk_cli.run(*POST, "--spec-cid", "bafyspec")
-    assert "cannot read the spec bafyspec" in posted.stdout
-    assert "scoring.tau and scoring.sketch_k are not checked" in posted.stdout
+def test_post_refuses_a_spec_nobody_can_read_or_build(zk_cli, tmp_path):
+    before = _task_count(zk_cli)
+    not_a_cid = zk_cli.run(*POST, "--spec-cid", "bafyspec", ok=False)
+    absent = zk_cli.run(*POST, "--spec-cid", "bafkreigczc7n7hajhbne3wzzrwpdiwcyspjy5zwxvgnfsuothyz7usydei", ok=False)
+    raw = json.loads(TaskSpec.example_digits().to_json())
+    raw["model"]["params"] = {"hiden": 32}  # the trial's typo
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps(raw))
+    unbuildable = zk_cli.run(*POST, "--spec", str(typo), ok=False)
+
+    assert "--spec-cid 'bafyspec': not a CID" in not_a_cid.stderr
+    assert "cannot be read" in absent.stderr and "market storage put spec.json" in absent.stderr
+    assert "its model cannot be built" in unbuildable.stderr and "hiden" in unbuildable.stderr
+    assert all(r.returncode != 0 and "Traceback" not in r.stderr for r in (not_a_cid, absent, unbuildable))
+    assert _task_count(zk_cli) == before
 
 
 def test_post_accepts_a_spec_that_fits_and_the_defaults_fit_the_default_verifier(zk_cli, tmp_path):
