@@ -124,9 +124,7 @@ class Keystore:
         try:
             key = Account.decrypt(keyfile, password)
         except ValueError:
-            raise WrongPassword(
-                f"wrong password for wallet {wallet.name!r}: check {PASSWORD_ENV} or --password-file"
-            ) from None
+            raise WrongPassword(f"wrong password for wallet {wallet.name!r}") from None
         return Account.from_key(key)
 
 

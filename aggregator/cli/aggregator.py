@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from market.cli.context import CliContext, console, pass_ctx, report
+from market.cli.context import CliContext, console, pass_ctx, report, secret_password
 from market.cli.options import from_option, parse_int_list, password_file_option, round_option
 from market.exceptions import MarketValueError
 from market.types import RoundPublication
@@ -112,15 +112,25 @@ def publish(ctx: CliContext, task_id: int, round_: int | None, model_cid: str, f
 def keygen(out: Path, password_file: Path | None) -> None:
     """Make the aggregator's encryption key; prints the public key (register it: `market aggregator register-key`)."""
     from market.encryption import generate_private_key, public_key_bytes, save_private_key
-    from market.keystore import read_password
 
     if out.exists():
         raise MarketValueError(f"{out} exists: refusing to overwrite an aggregator key")
-    password = read_password(password_file=password_file)
+    password = secret_password(f"the aggregator key {out}", password_file, confirm=True)
     key = generate_private_key()
-    save_private_key(key, out, password.encode() if password else None)
+    save_private_key(key, out, password.encode())
     console.print(f"key written to {out}; public key (give it to task owners):")
     console.print("0x" + public_key_bytes(key).hex())
+
+
+def read_aggregator_key(key_file: Path, password_file: Path | None):
+    """The aggregator's private key from ``key_file``, unlocked with the wallets' password source
+    (file, MARKET_PASSWORD or a prompt); a key written unencrypted by an older keygen opens without."""
+    from market.encryption import load_private_key
+
+    if b"ENCRYPTED" not in key_file.read_bytes()[:64]:
+        console.print(f"[yellow]{key_file} is not encrypted: `market aggregator keygen` writes encrypted keys[/]")
+        return load_private_key(key_file, None)
+    return load_private_key(key_file, secret_password(f"the aggregator key {key_file}", password_file).encode())
 
 
 @cli.command("register-key")
@@ -134,14 +144,12 @@ def register_key(ctx: CliContext, key_file: Path | None, public_hex: str | None,
                  password_file: Path | None) -> None:
     """Register the aggregator's encryption key on chain: tasks naming this account as aggregator
     must carry this key (`task post` refuses another), so no owner can hand trainers a key of its own."""
-    from market.encryption import check_public_key, load_private_key, public_key_bytes
-    from market.keystore import read_password
+    from market.encryption import check_public_key, public_key_bytes
 
     if (key_file is None) == (public_hex is None):
         raise MarketValueError("give exactly one of --key and --public-key")
     if key_file is not None:
-        password = read_password(password_file=password_file)
-        public = public_key_bytes(load_private_key(key_file, password.encode() if password else None))
+        public = public_key_bytes(read_aggregator_key(key_file, password_file))
     else:
         try:
             public = bytes.fromhex(public_hex.removeprefix("0x"))
@@ -172,15 +180,12 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     """Run the aggregator service for a task until it is finalized (resumes after a restart)."""
     from aggregator.evaluation import make_evaluator, make_reference_trainer
     from aggregator.service import AggregatorNode
-    from market.encryption import load_private_key
-    from market.keystore import read_password
     from market.storage import open_storage
     from trainers.data import load_dataset
     from trainers.models import initial_state
 
     account = ctx.signer(sender, password_file)
-    password = read_password(password_file=password_file)
-    key = load_private_key(key_file, password.encode() if password else None)
+    key = read_aggregator_key(key_file, password_file)
     factory = None
     if validation is not None:
         factory = lambda spec: make_evaluator(spec, load_dataset(validation, spec.data))  # noqa: E731

@@ -14,8 +14,8 @@ from market.chain import ChainBackend, RpcChain, dev_accounts
 from market.chain.nodes import read_record
 from market.config import MarketConfig
 from market.deployments import Deployments
-from market.exceptions import ChainConnectionError, MarketValueError, PasswordMissing
-from market.keystore import Keystore, read_password
+from market.exceptions import ChainConnectionError, MarketValueError, PasswordMissing, WrongPassword
+from market.keystore import PASSWORD_ENV, Keystore, read_password
 from market.marketplace import Marketplace
 from market.types import TxResult
 
@@ -76,9 +76,36 @@ class CliContext:
                 ) from None
         wallet = self.keystore.find(spec)
         password = read_password(password_file=password_file)
-        if password is None:
+        if password is not None:  # from a file or the environment: say which one was wrong
+            source = f"--password-file {password_file}" if password_file is not None else f"${PASSWORD_ENV}"
+            try:
+                return self.keystore.unlock(wallet.name, password)
+            except WrongPassword:
+                raise WrongPassword(f"wrong password for wallet {wallet.name!r} (from {source})") from None
+        for attempt in range(1, PROMPT_TRIES + 1):
             password = prompt_password(f"Password for wallet {wallet.name} ({wallet.address})")
-        return self.keystore.unlock(wallet.name, password)
+            try:
+                return self.keystore.unlock(wallet.name, password)
+            except WrongPassword:
+                if attempt == PROMPT_TRIES:
+                    raise WrongPassword(f"wrong password for wallet {wallet.name!r}, {PROMPT_TRIES} times") from None
+                console.print("[yellow]wrong password; try again[/]")
+        raise AssertionError("unreachable")
+
+
+PROMPT_TRIES = 3
+"""Tries a prompted password gets (a password from a file or the environment gets one)."""
+
+
+def secret_password(what: str, password_file: Path | None, *, confirm: bool = False) -> str:
+    """A password for ``what`` from ``--password-file``, ``MARKET_PASSWORD`` or a prompt (the
+    wallets' sources); an empty one is refused (nothing is ever written unencrypted)."""
+    password = read_password(password_file=password_file)
+    if password is None:
+        password = prompt_password(f"Password for {what}", confirm=confirm)
+    if not password:
+        raise MarketValueError(f"an empty password for {what}: give one (MARKET_PASSWORD, --password-file or the prompt)")
+    return password
 
 
 def prompt_password(text: str, *, confirm: bool = False) -> str:

@@ -106,3 +106,32 @@ def test_task_post_rejects_an_invalid_spec_file_naming_the_field(tmp_path):
                   "0x" + "11" * 20, "--reward", "1ether", "--from", "dev:0")
     assert result.exit_code != 0
     assert "task spec field training.batch_size" in result.output
+
+
+def test_a_wrong_password_names_the_source_it_came_from(tmp_path):
+    assert _run(tmp_path, "wallet", "new", "alice").exit_code == 0
+    from_env = _run(tmp_path, "withdraw", "--from", "alice", env={"MARKET_PASSWORD": "nope"})
+    (tmp_path / "pw.txt").write_text("nope\n")
+    from_file = _run(tmp_path, "withdraw", "--from", "alice", "--password-file", str(tmp_path / "pw.txt"))
+    assert "(from $MARKET_PASSWORD)" in from_env.output and "--password-file" not in from_env.output
+    assert f"(from --password-file {tmp_path / 'pw.txt'})" in from_file.output
+
+
+def test_a_prompted_wrong_password_gets_another_try(tmp_path, monkeypatch):
+    assert _run(tmp_path, "wallet", "new", "alice").exit_code == 0
+    typed = iter(["nope", "pw1"])
+    monkeypatch.setattr("market.cli.context.prompt_password", lambda text, confirm=False: next(typed))
+
+    result = _run(tmp_path, "withdraw", "--from", "alice", env={"MARKET_PASSWORD": ""})
+
+    assert "wrong password; try again" in result.output
+    assert "wrong password for wallet" not in result.output  # the second try unlocked it (then no chain answers)
+    assert next(typed, None) is None
+
+
+def test_aggregator_keygen_always_encrypts_and_run_reads_the_same_source(tmp_path):
+    made = _run(tmp_path, "aggregator", "keygen", "-o", str(tmp_path / "agg.key"))
+    bare = _run(tmp_path, "aggregator", "keygen", "-o", str(tmp_path / "bare.key"), env={"MARKET_PASSWORD": ""})
+    assert made.exit_code == 0 and b"ENCRYPTED PRIVATE KEY" in (tmp_path / "agg.key").read_bytes()
+    assert bare.exit_code != 0 and not (tmp_path / "bare.key").exists()
+    assert "MARKET_PASSWORD" in bare.output and "Traceback" not in bare.output
