@@ -208,6 +208,8 @@ class TaskSpec(_Strict):
             raise TaskSpecError(f"task spec is not JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise TaskSpecError("task spec must be a JSON object")
+        if "version" not in raw:
+            raise TaskSpecError(f'the task spec names no version: add "version": {SPEC_VERSION}')
         if raw.get("version") != SPEC_VERSION:
             raise TaskSpecError(f"task spec version {raw.get('version')!r} is not supported (this client reads {SPEC_VERSION})")
         try:

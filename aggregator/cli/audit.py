@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from market.cli.context import CliContext, console, pass_ctx
+from market.exceptions import MarketValueError
 
 
 @click.command("audit")
@@ -31,6 +32,8 @@ def cli(ctx: CliContext, task_id: int, round_: int | None, vks: tuple[str, ...],
     trainer = _reference_trainer(ctx, storage, task_id, root_set) if root_set else None
     audits = audit_task(ctx.marketplace, storage, task_id, None if round_ is None else [round_],
                         keys=vks, reference_trainer=trainer)
+    if not audits:
+        raise MarketValueError(f"task {task_id} has no published round yet: nothing to audit")
     failed = 0
     for audit in audits:
         verdict = "reproduces" if audit.ok else "DOES NOT REPRODUCE"

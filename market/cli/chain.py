@@ -23,6 +23,9 @@ def up(ctx: CliContext, port: int | None) -> None:
     record, started = chain_up(ctx.config.node_dir, port=port)
     verb = "started" if started else "already running"
     console.print(f"anvil {verb}: [bold]{record.url}[/]  (pid {record.pid}, chain id 31337)")
+    if not started and port is not None and port != record.port:
+        console.print(f"[yellow]--port {port} ignored: this home's anvil already runs on port {record.port} "
+                      "(`market chain down` first to move it)[/]")
     table = Table(title="funded development accounts (10000 ETH each; use --from dev:N)")
     table.add_column("dev:N")
     table.add_column("address")

@@ -38,6 +38,9 @@ class CliContext:
                     "the embedded chain lives inside one process: use it through `market demo` or the library, "
                     "and give the CLI an RPC URL (`market chain up`)"
                 )
+            if "://" not in self.config.rpc_url:
+                raise MarketValueError(f"--rpc-url {self.config.rpc_url!r} names no scheme: did you mean "
+                                       f"http://{self.config.rpc_url}?")
             return self.config.rpc_url
         record = read_record(self.config.node_dir)
         if record is None:

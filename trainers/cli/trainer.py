@@ -120,9 +120,14 @@ def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | No
 
     if (data_path is None) == (dataset is None):
         raise MarketValueError("give exactly one of --data PATH or --dataset digits")
+    if share and data_path is not None:
+        raise MarketValueError("--share splits a built-in data set (--dataset): your --data is used whole")
     account = ctx.signer(sender, password_file)
     storage = open_storage(ctx.config)
     market = ctx.marketplace
+    if not market.get_trainer(task_id, account.address).joined:  # before any waiting or training
+        raise MarketValueError(f"{account.address} has not joined task {task_id}: "
+                               f"`market trainer join {task_id} --from {sender}` first (while the task is open)")
     spec = TaskSpec.from_json(storage.get(market.get_task(task_id).config.spec_cid, max_bytes=MAX_SPEC_BYTES))
     if data_path is not None:
         data = load_dataset(data_path, spec.data)

@@ -135,3 +135,25 @@ def test_aggregator_keygen_always_encrypts_and_run_reads_the_same_source(tmp_pat
     assert made.exit_code == 0 and b"ENCRYPTED PRIVATE KEY" in (tmp_path / "agg.key").read_bytes()
     assert bare.exit_code != 0 and not (tmp_path / "bare.key").exists()
     assert "MARKET_PASSWORD" in bare.output and "Traceback" not in bare.output
+
+
+def test_an_rpc_url_without_a_scheme_suggests_http(tmp_path):
+    result = _run(tmp_path, "--rpc-url", "localhost:9999", "task", "list")
+    assert result.exit_code != 0 and "did you mean http://localhost:9999?" in result.output
+
+
+def test_a_spec_without_version_and_share_beside_data_are_refused_before_any_chain(tmp_path):
+    import json
+
+    from market.task_spec import TaskSpec
+
+    raw = json.loads(TaskSpec.example_digits().to_json())
+    del raw["version"]
+    (tmp_path / "spec.json").write_text(json.dumps(raw))
+    (tmp_path / "data.npz").write_bytes(b"")
+    spec = _run(tmp_path, "task", "post", "--spec", str(tmp_path / "spec.json"), "--aggregator", "0x" + "11" * 20,
+                "--reward", "1", "--from", "dev:0")
+    share = _run(tmp_path, "trainer", "run", "--task", "1", "--data", str(tmp_path / "data.npz"), "--share", "1/2",
+                 "--from", "dev:0")
+    assert spec.exit_code != 0 and 'names no version: add "version": 1' in spec.output
+    assert share.exit_code != 0 and "--share splits a built-in data set" in share.output

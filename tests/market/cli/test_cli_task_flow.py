@@ -37,6 +37,9 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
     task_id = posted.stdout.strip().splitlines()[-1]
     assert task_id == "1"
     assert "trusted-aggregator mode" in posted.stdout
+    nothing = market_cli.run("audit", task_id, ok=False)
+    stranger = market_cli.run("trainer", "run", "--task", task_id, "--dataset", "digits", "--from", "owner", ok=False)
+    moved = market_cli.run("chain", "up", "--port", str(anvil_port + 1))
     for t in ("t1", "t2"):
         market_cli.run("trainer", "join", task_id, "--from", t)
     market_cli.run("task", "start", task_id, "--from", "owner")
@@ -52,7 +55,11 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
     w1 = market_cli.run("withdraw", "--from", "t1").stdout
     w2 = market_cli.run("withdraw", "--from", "t2").stdout
 
-    # Assert: 3:1 split of 1 ETH plus the stakes back, nothing left in the contract
+    # Assert: clear refusals on the way (no round to audit yet, a wallet that never joined, a second chain up)
+    assert nothing.returncode != 0 and "has no published round yet" in nothing.stderr
+    assert stranger.returncode != 0 and f"has not joined task {task_id}" in stranger.stderr
+    assert f"--port {anvil_port + 1} ignored" in moved.stdout
+    # and a 3:1 split of 1 ETH plus the stakes back, nothing left in the contract
     assert "Finished" in shown and "trusted" in shown
     assert "(850000000000000000 wei)" in w1
     assert "(350000000000000000 wei)" in w2
