@@ -251,3 +251,17 @@ class RoundLog:
     proof_seconds: float | None = None
     verified_on_chain: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def round_report(outcome: RoundOutcome, intakes: Sequence[IntakeResult | None]) -> list[str]:
+    """What a service logs once a round is assessed: each rejection with its reason, the
+    validation accuracy before and after (when the node has validation data) and each Shapley
+    estimate per slot (reported, never paid)."""
+    lines = [f"rejected {it.trainer}: {it.reason} ({it.detail})" for it in intakes if it is not None and not it.accepted]
+    lines.append(f"{sum(outcome.accepted)} accepted, {sum(outcome.flags)} flagged, points {outcome.scores}")
+    if outcome.accuracy is not None:
+        before = "" if outcome.accuracy_before is None else f"{outcome.accuracy_before:.3f} → "
+        lines.append(f"validation accuracy {before}{outcome.accuracy:.3f}")
+    for method, values in sorted(outcome.shapley.items()):
+        lines.append(f"{method} Shapley per slot (reported, not paid): " + ", ".join(f"{v:+.4f}" for v in values))
+    return lines

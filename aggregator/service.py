@@ -47,7 +47,7 @@ from aggregator.exceptions import AggregatorKeyMismatch, ReferenceUnavailableErr
 from aggregator.intake import IntakeResult, envelope_bound, update_bytes
 from aggregator.reference import ReferenceFiles, ReferenceSketch, ReferenceTrainer, reference_digest, sketch_reference
 from aggregator.round_intake import DEFAULT_FETCH_WORKERS, intake_round
-from aggregator.round_pipeline import Evaluate, RoundLog, RoundOutcome, assess_round
+from aggregator.round_pipeline import Evaluate, RoundLog, RoundOutcome, assess_round, round_report
 from aggregator.state import AggregatorState, IntakeProgress, SavedRound, load_state, save_state
 from aggregator.transcripts import build_transcript
 from market.encryption import OVERHEAD, public_key_bytes
@@ -276,6 +276,7 @@ class AggregatorNode:
                 self._save()
                 self.log(f"round {round_}: published on chain before this node recorded it; finishing its reveals")
             self._reveal(round_)
+            self.log(f"round {round_}: evidence keys revealed ({len(saved.evidence)} owed)")
             finished = NodeAction(ActionKind.REVEALED, round_)
         return finished
 
@@ -342,9 +343,8 @@ class AggregatorNode:
                                        outcome.aggregate_commitment, proof, transcript_cid)
         self.rounds[round_] = RoundLog(round=round_, outcome=outcome, intakes=intakes, publication=publication,
                                        proof_seconds=proof_seconds)
-        for it in intakes:
-            if it is not None and not it.accepted:
-                self.log(f"round {round_}: rejected {it.trainer}: {it.reason} ({it.detail})")
+        for line in round_report(outcome, intakes):
+            self.log(f"round {round_}: {line}")
         return saved
 
     def _intake(self, round_: int, info: RoundInfo, entries: list, *, stream: bool,
@@ -385,9 +385,9 @@ class AggregatorNode:
                 stop.wait(backoff)
                 backoff = min(max_backoff, backoff * 2)
                 continue
-            if action != last:
+            if action != last and action.kind.idle:  # a step that acted logged it, with its details
                 self.log(str(action))
-                last = action
+            last = action
             if action.kind.final:
                 return action
             if timeout is not None and time.monotonic() - started > timeout:

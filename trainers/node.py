@@ -367,9 +367,9 @@ class TrainerNode:
                 stop.wait(backoff)
                 backoff = min(max_backoff, backoff * 2)
                 continue
-            if action != last:
+            if action != last and action.kind.idle:  # a step that acted logged it, with its details
                 self.log(str(action))
-                last = action
+            last = action
             if action.kind.final:
                 break
             if timeout is not None and time.monotonic() - started > timeout:

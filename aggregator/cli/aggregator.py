@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from market.cli.context import CliContext, console, pass_ctx, report, secret_password
+from market.cli.context import CliContext, console, pass_ctx, report, secret_password, service_log
 from market.cli.options import from_option, parse_int_list, password_file_option, round_option
 from market.exceptions import MarketValueError
 from market.types import RoundPublication
@@ -193,7 +193,7 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     node = AggregatorNode(
         market=ctx.marketplace, storage=open_storage(ctx.config), account=account, encryption_key=key,
         task_id=task_id, state_dir=state_dir or ctx.config.home / "aggregator", evaluate_factory=factory,
-        prover=prover, log=lambda m: console.print(m), memory_budget=memory_mib << 20, initial_state=initial_state,
+        prover=prover, log=service_log, memory_budget=memory_mib << 20, initial_state=initial_state,
         reference_factory=make_reference_trainer,
     )
     outcome = node.run(poll_seconds=poll)
@@ -208,7 +208,7 @@ def _prover(ctx: CliContext, task_id: int, storage):
         return None
     from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 
-    log = lambda m: console.print(m)  # noqa: E731
+    log = service_log
     if task.uses_reference:
         from zk.onchain_reference import read_reference_verifier
         from zk.prover import make_reference_prover

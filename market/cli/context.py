@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
@@ -120,6 +121,11 @@ def prompt_password(text: str, *, confirm: bool = False) -> str:
             "no password given: set MARKET_PASSWORD, pass --password-file FILE, or run in a terminal to be asked"
         )
     return click.prompt(text, hide_input=True, confirmation_prompt=confirm)
+
+
+def service_log(message: str) -> None:
+    """One line of a long-running service (``trainer run``, ``aggregator run``), with the time."""
+    console.print(f"{time.strftime('%H:%M:%S')} {message}", highlight=False)
 
 
 def report(result: TxResult, what: str) -> None:

@@ -258,3 +258,15 @@ def test_a_reveal_found_on_chain_is_recorded_not_sent_again(tmp_path):
     assert action == NodeAction(ActionKind.REVEALED, 0)
     assert again.state.rounds[0].reveals == {trainer: "on chain"}
     assert len(task.market.events("EvidenceKeyRevealed", taskId=task.task_id)) == 1
+
+
+def test_the_service_logs_each_rounds_accuracy_and_shapley_estimates(tmp_path):
+    task = make_small_task(tmp_path, rounds=1, attacks={3: "sign_flip:scale=100000"})
+    logs: list[str] = []
+    agg = task.aggregator(log=logs.append)
+    _run_round(task, agg)
+    assert any(line.startswith(f"round 0: rejected {task.trainers[3].address}: norm-too-large") for line in logs)
+    assert "round 0: 3 accepted, " in "\n".join(logs)
+    assert any(line.startswith("round 0: validation accuracy ") and " → " in line for line in logs)
+    assert any("Shapley per slot (reported, not paid): " in line and line.rsplit(": ", 1)[1].count(",") == 3
+               for line in logs)  # one value per slot

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from eth_utils import keccak
 
-from market.cli.context import CliContext, console, pass_ctx, report
+from market.cli.context import CliContext, console, pass_ctx, report, service_log
 from market.cli.options import AMOUNT, from_option, parse_hex32, password_file_option, round_option
 from market.exceptions import MarketValueError
 
@@ -143,7 +143,7 @@ def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | No
     node = TrainerNode(
         market=market, storage=storage, account=account, task_id=task_id, dataset=data,
         state_dir=state_dir or ctx.config.home / "trainer", device=None if device == "auto" else device,
-        attack=AttackPlan.parse(attack, seed=seed), seed=seed, progress=True, log=lambda m: console.print(m),
+        attack=AttackPlan.parse(attack, seed=seed), seed=seed, progress=True, log=service_log,
     )
     summary = node.run(poll_seconds=poll)
     console.print(f"task {task_id} {summary.state}: submitted rounds {summary.submitted_rounds}, "
