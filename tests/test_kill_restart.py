@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,8 @@ from tests.kill_restart import Role, Supervisor, market_at, wait_for
 from tests.market.cli.conftest import MarketCli
 from tests.market.storage.jsipfs import restart_jsipfs, start_jsipfs
 
+OUT = Path(__file__).resolve().parents[1] / "out" / "kill-restart.md"
+"""The recovery table of the last run."""
 AGGREGATOR_PLAN = [  # incarnation: where it is killed
     "aggregator.closed.r0",        # 1 after closeSubmissions was mined
     "aggregator.intake",           # 2 in intake, after the first verdict was journaled
@@ -144,10 +147,12 @@ def test_every_kill_point_and_outage_on_anvil_and_jsipfs(tmp_path, anvil_port):
         supervisor.run(timeout=900)
         _check_the_outcome(cli, market, tid, roles, supervisor)
         table = supervisor.recovery_table(market, tid)
-        print("\nkill point                          recovery (s, to the role's next mined transaction)")
-        for row in table:
-            print(f"  {row['role']:4} {row['point']:28} {row['recovery_s']!s:>6}  ({row['next_tx']})")
-        print(f"  outages: {', '.join(f'{k} {v:.1f}s' for k, v in outages.items())}")
+        lines = ["| role | kill point | seconds to the role's next mined transaction | which |", "|---|---|---:|---|"]
+        lines += [f"| {row['role']} | `{row['point']}` | {row['recovery_s']} | {row['next_tx']} |" for row in table]
+        lines += ["", "Outages: " + ", ".join(f"{name} down {seconds:.1f} s" for name, seconds in outages.items())]
+        OUT.parent.mkdir(exist_ok=True)
+        OUT.write_text("# Kill and restart (tests/test_kill_restart.py)\n\n" + "\n".join(lines) + "\n")
+        print("\n" + "\n".join(lines))
         assert len(table) == len(AGGREGATOR_PLAN) + len(TRAINER_PLAN) + 2
         assert set(outages) == {"ipfs", "chain"}
     finally:

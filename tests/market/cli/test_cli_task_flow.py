@@ -37,6 +37,8 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
     task_id = posted.stdout.strip().splitlines()[-1]
     assert task_id == "1"
     assert "trusted-aggregator mode" in posted.stdout
+    unkeyed = market_cli.run("task", "post", "--spec", str(spec), "--aggregator", "t1", "--reward", "1ether",
+                             "--from", "owner", ok=False)  # t1 registered no encryption key
     nothing = market_cli.run("audit", task_id, ok=False)
     stranger = market_cli.run("trainer", "run", "--task", task_id, "--dataset", "digits", "--from", "owner", ok=False)
     moved = market_cli.run("chain", "up", "--port", str(anvil_port + 1))
@@ -56,6 +58,7 @@ def test_cli_task_from_post_to_withdraw_on_anvil(market_cli, anvil_port):
     w2 = market_cli.run("withdraw", "--from", "t2").stdout
 
     # Assert: clear refusals on the way (no round to audit yet, a wallet that never joined, a second chain up)
+    assert unkeyed.returncode != 0 and "has registered no encryption key" in unkeyed.stderr
     assert nothing.returncode != 0 and "has no published round yet" in nothing.stderr
     assert stranger.returncode != 0 and f"has not joined task {task_id}" in stranger.stderr
     assert f"--port {anvil_port + 1} ignored" in moved.stdout
