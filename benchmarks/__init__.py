@@ -14,6 +14,11 @@ of ``RESULTS.md``) have ``run(quick=…) -> Section``:
 | :mod:`benchmarks.storage_costs` | ``scripts/bench_storage.py`` | the embedded store's put/get and encryption on a model-sized update |
 | :mod:`benchmarks.intake_fuzz` | ``make fuzz`` | malformed submissions through intake (cases in :mod:`benchmarks.intake_fuzz_cases`, DAG bombs in :mod:`benchmarks.hostile_dags`): no crash, one reason code each |
 
+Long test modes beside them (tests, not benchmarks): ``make stateful-long`` (the stateful money
+test, 500 random sequences as two seeded batches of 250 side by side, counts in
+``out/stateful-stats-seed*.txt``) and ``tests/test_kill_restart.py`` (15 kill points and 2 outages
+on anvil and js-ipfs, in CI; its recovery table in ``out/kill-restart.md``).
+
 The harness they share: :mod:`benchmarks.simulation` (the demo market, ``market demo``; its
 options and typed result in :mod:`benchmarks.records`), :mod:`benchmarks.kit` (the demo's
 digits task, built once; a trainer's round; the market's submission path without a chain; Flower's
