@@ -170,10 +170,8 @@ def _check_slots(market: Marketplace, storage: Storage, public: _PublicRound,
                  audit: RoundAudit) -> list[list[int] | None]:
     """Checks 2 and 3 for every slot; the sketches that open their commitments (None elsewhere)."""
     task_id, round_, spec = public.task_id, public.round, public.spec
-    revealed = {e["args"]["trainer"]: bytes(e["args"]["key"]) for e in market.events("EvidenceKeyRevealed", taskId=task_id)
-                if e["args"]["round"] == round_}
-    contested = {e["args"]["trainer"]: bytes(e["args"]["key"]) for e in market.events("RejectionContested", taskId=task_id)
-                 if e["args"]["round"] == round_}
+    revealed = market.round_keys("EvidenceKeyRevealed", task_id, round_)
+    contested = market.round_keys("RejectionContested", task_id, round_)
     rejections = mask_to_bits(public.info.rejections, len(public.trainers))
     sketches: list[list[int] | None] = [None] * len(public.trainers)
     checks = dict(param_spec=param_spec(spec.model, dtype=spec.training.dtype), chain_id=market.chain.chain_id,

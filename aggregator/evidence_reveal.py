@@ -35,8 +35,7 @@ def reveal_evidence_keys(market: Marketplace, account: LocalAccount, task_id: in
     revealed on the next call. Returns the round as last recorded."""
     if not saved.unrevealed:
         return saved
-    on_chain = {event["args"]["trainer"]: bytes(event["args"]["key"])
-                for event in market.events("EvidenceKeyRevealed", taskId=task_id) if event["args"]["round"] == round_}
+    on_chain = market.round_keys("EvidenceKeyRevealed", task_id, round_)
     for trainer in saved.unrevealed:
         key = saved.evidence[trainer]
         if on_chain.get(trainer) == key:

@@ -11,13 +11,14 @@ from rich.table import Table
 from benchmarks.records import DemoResult
 from market.cli.context import CliContext, console, pass_ctx
 from market.cli.options import AMOUNT
+from market.task_spec import DEFAULT_LOCAL_EPOCHS
 from market.units import ether
 
 
 @click.command("demo")
 @click.option("--trainers", type=int, default=8, show_default=True)
 @click.option("--rounds", type=int, default=5, show_default=True)
-@click.option("--epochs", type=int, default=5, show_default=True, help="Local epochs per round.")
+@click.option("--epochs", type=int, default=DEFAULT_LOCAL_EPOCHS, show_default=True, help="Local epochs per round.")
 @click.option("--reward", type=AMOUNT, default="1ether", show_default=True)
 @click.option("--stake", type=AMOUNT, default="0.01ether", show_default=True)
 @click.option("--attack", "attacks", multiple=True,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from market.exceptions import MarketValueError
+from market.task_spec import DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE, DEFAULT_LOCAL_EPOCHS
 
 __all__ = ["DEFAULT_ATTACKS", "DEFAULT_UNRELIABLE", "DEMO_RESULT_VERSION", "AuditRow", "DemoOptions", "DemoResult",
            "RoundRow", "TrainerRow"]
@@ -32,9 +33,9 @@ class DemoOptions:
 
     trainers: int = 8
     rounds: int = 5
-    epochs: int = 5
-    learning_rate: float = 0.3
-    batch_size: int = 16
+    epochs: int = DEFAULT_LOCAL_EPOCHS
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    batch_size: int = DEFAULT_BATCH_SIZE
     reward_wei: int = 10**18
     stake_wei: int = 10**16
     attacks: Sequence[str] = DEFAULT_ATTACKS

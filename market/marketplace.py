@@ -229,6 +229,14 @@ class Marketplace:
             raise ChainError(f"reading {name} events failed: {exc}") from exc
         return [_plain(log) for log in logs]
 
+    def round_keys(self, event: str, task_id: int, round_: int) -> dict[str, bytes]:
+        """``{trainer: key}`` of a round's ``EvidenceKeyRevealed`` (the aggregator's reveals) or
+        ``RejectionContested`` (the trainers' contests) events."""
+        if event not in ("EvidenceKeyRevealed", "RejectionContested"):
+            raise ValueError(f"{event} carries no evidence keys")
+        return {e["args"]["trainer"]: bytes(e["args"]["key"]) for e in self.events(event, taskId=task_id)
+                if e["args"]["round"] == round_}
+
     # --- plumbing --------------------------------------------------------------------------
     @traced("marketplace.call")
     def _call(self, name: str, *args: Any) -> Any:

@@ -43,6 +43,7 @@ __all__ = [
     "InitialState",
     "ModelStateError",
     "ParamSpec",
+    "SCALING_PARAMS",
     "param_spec",
     "round_start_state",
     "state_from_bytes",
@@ -76,6 +77,11 @@ def _widths(value: Any, name: str, arch: str) -> list[int]:
         raise ModelStateError(f"model.params.{name} of {arch!r} must be a positive integer or a list of them, "
                               f"got {value!r}")
     return list(value)
+
+
+SCALING_PARAMS = frozenset({"input_range", "standardize"})
+"""The ``model.params`` keys of the fixed input scaling (``trainers.input_scaling``), allowed for
+every architecture; they change no parameter."""
 
 
 def _check_params(section: ModelSection, allowed: set[str]) -> None:
@@ -114,13 +120,13 @@ def param_spec(section: ModelSection, *, dtype: str = "float32") -> ParamSpec:
     if dtype not in DTYPES:
         raise ModelStateError(f"dtype {dtype!r} is not supported; use one of {sorted(DTYPES)}")
     if section.arch == "cnn":
-        _check_params(section, {"channels", "hidden", "input_range"})
+        _check_params(section, {"channels", "hidden", *SCALING_PARAMS})
         return _cnn(section, dtype)
     if section.arch == "mlp":
-        _check_params(section, {"hidden", "input_range"})
+        _check_params(section, {"hidden", *SCALING_PARAMS})
         hidden = _widths(section.params.get("hidden", [32]), "hidden", "mlp")
     elif section.arch == "logreg":
-        _check_params(section, {"input_range"})
+        _check_params(section, set(SCALING_PARAMS))
         hidden = []
     else:
         raise ModelStateError(f"unknown model architecture {section.arch!r}; known: ['cnn', 'logreg', 'mlp']")

@@ -2,7 +2,8 @@
 round step, attack simulators and the trainer loop.
 
 :mod:`trainers.data` and :mod:`trainers.partition` (built-in and user data, IID and non-IID
-shares), :mod:`trainers.models` (small networks from a task spec's model section),
+shares), :mod:`trainers.models` (small networks from a task spec's model section, their fixed input
+scaling in :mod:`trainers.input_scaling`),
 :mod:`trainers.training` (local epochs and the update), :mod:`trainers.recipe` (the one round
 step: data attack → training → update attack), :mod:`trainers.attacks` (experiment-only attack
 simulators; nothing attacks by default), :mod:`trainers.node` (follow a task on chain, every
@@ -20,6 +21,7 @@ __all__ = [
     "cli",
     "data",
     "exceptions",
+    "input_scaling",
     "local_trial",
     "models",
     "node",

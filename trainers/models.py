@@ -9,9 +9,10 @@ arch          ``params``                              input
 ``logreg``    none (a linear layer)                   any shape, flattened
 ============  ======================================  ====================================
 
-Every architecture also takes ``params.input_range = [low, high]``: a fixed (stateless) first
-step ``x ← (x − low) / (high − low)`` that maps the data's value range onto [0, 1]. Raw inputs
-such as the digits' 0–16 pixels make SGD at the spec's learning rate diverge without it. It is
+Every architecture also takes one fixed (stateless) input scaling (:mod:`trainers.input_scaling`):
+``params.input_range = [low, high]`` (``x ← (x − low) / (high − low)``, one range for all
+features) or ``params.standardize = {"mean": [...], "std": [...]}`` (per feature). Raw inputs
+such as the digits' 0–16 pixels make SGD at the spec's learning rate diverge without one. It is
 part of the model section, hence of the spec's model hash, so every party builds the same
 network from the spec alone.
 
@@ -37,9 +38,10 @@ import torch
 from torch import nn
 
 from market import model_state
-from market.model_state import ModelStateError, ParamSpec, state_to_bytes
+from market.model_state import SCALING_PARAMS, ModelStateError, ParamSpec, state_to_bytes
 from market.task_spec import ModelSection, TaskSpec
 from trainers.exceptions import ModelBytesError, ModelError
+from trainers.input_scaling import InputScaling, input_scaling
 
 __all__ = [
     "MODELS",
@@ -82,37 +84,32 @@ def _check_params(section: ModelSection, allowed: set[str]) -> None:
         raise ModelError(f"model.params of {section.arch!r}: unknown {sorted(unknown)}; allowed {sorted(allowed) or 'none'}")
 
 
-def _input_range(section: ModelSection) -> tuple[float, float] | None:
-    value = section.params.get("input_range")
-    if value is None:
-        return None
-    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    if not ok or not value[0] < value[1]:
-        raise ModelError(f"model.params.input_range must be [low, high] with low < high, got {value!r}")
-    return float(value[0]), float(value[1])
-
-
 class _Scaled(nn.Module):
-    """Base: the optional fixed input scaling ``(x − low) / (high − low)`` (no state)."""
+    """Base: the optional fixed input scaling of :mod:`trainers.input_scaling` (no state: plain
+    tensors, not buffers, so neither the state dict nor an update carries them)."""
 
-    def __init__(self, input_range: tuple[float, float] | None) -> None:
+    def __init__(self, scaling: InputScaling | None) -> None:
         super().__init__()
-        self.input_range = input_range
+        self.scaling = scaling
+        self._cached: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
-        if self.input_range is None:
+        if self.scaling is None:
             return x
-        low, high = self.input_range
-        return (x - low) * (1.0 / (high - low))
+        cached = self._cached
+        if cached is None or cached[0].dtype != x.dtype or cached[0].device != x.device:
+            cached = (torch.as_tensor(self.scaling.shift, dtype=x.dtype, device=x.device),
+                      torch.as_tensor(self.scaling.multiplier, dtype=x.dtype, device=x.device))
+            self._cached = cached
+        return (x - cached[0]) * cached[1]
 
 
 class MLP(_Scaled):
     """Flatten, then ``Linear → ReLU`` per hidden width, then a linear classifier."""
 
     def __init__(self, in_features: int, hidden: list[int], num_classes: int,
-                 input_range: tuple[float, float] | None = None) -> None:
-        super().__init__(input_range)
+                 scaling: InputScaling | None = None) -> None:
+        super().__init__(scaling)
         widths = [in_features, *hidden, num_classes]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
 
@@ -128,8 +125,8 @@ class SmallCNN(_Scaled):
     optional hidden linear layers and a linear classifier."""
 
     def __init__(self, input_shape: tuple[int, int, int], channels: list[int], hidden: list[int], num_classes: int,
-                 input_range: tuple[float, float] | None = None) -> None:
-        super().__init__(input_range)
+                 scaling: InputScaling | None = None) -> None:
+        super().__init__(scaling)
         c, h, w = input_shape
         convs, pools = [], []
         for out in channels:
@@ -155,24 +152,24 @@ class SmallCNN(_Scaled):
 
 
 def _build_mlp(section: ModelSection) -> nn.Module:
-    _check_params(section, {"hidden", "input_range"})
+    _check_params(section, {"hidden", *SCALING_PARAMS})
     hidden = _widths(section.params.get("hidden", [32]), "hidden", "mlp")
-    return MLP(math.prod(section.input_shape), hidden, section.num_classes, _input_range(section))
+    return MLP(math.prod(section.input_shape), hidden, section.num_classes, input_scaling(section))
 
 
 def _build_cnn(section: ModelSection) -> nn.Module:
-    _check_params(section, {"channels", "hidden", "input_range"})
+    _check_params(section, {"channels", "hidden", *SCALING_PARAMS})
     if len(section.input_shape) != 3:
         raise ModelError(f"arch 'cnn' needs model.input_shape [C, H, W]; got {list(section.input_shape)}")
     channels = _widths(section.params.get("channels", 8), "channels", "cnn")
     hidden = _widths(section.params.get("hidden", []), "hidden", "cnn")
     return SmallCNN(tuple(section.input_shape), channels, hidden, section.num_classes,  # type: ignore[arg-type]
-                    _input_range(section))
+                    input_scaling(section))
 
 
 def _build_logreg(section: ModelSection) -> nn.Module:
-    _check_params(section, {"input_range"})
-    return MLP(math.prod(section.input_shape), [], section.num_classes, _input_range(section))
+    _check_params(section, set(SCALING_PARAMS))
+    return MLP(math.prod(section.input_shape), [], section.num_classes, input_scaling(section))
 
 
 MODELS: dict[str, Callable[[ModelSection], nn.Module]] = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from market.cli.context import CliContext, console, pass_ctx
+from market.cli.context import CliContext, console, pass_ctx, progress
 from market.cli.options import from_option, password_file_option
 from market.marketplace import Marketplace
 from zk.protocol.params import DEFAULT_SKETCH_K, DEFAULT_SLOTS, DEFAULT_TAU
@@ -38,16 +38,27 @@ def deploy(ctx: CliContext, zk: bool, rule: str, sender: str, password_file: Pat
         _deploy_reference(ctx, market, deployer, block)
     if zk and rule in ("median", "both"):
         from zk.deploy import deploy_round_verifier  # groth16py only when asked
+        from zk.round_circuit import RoundShape
 
-        with console.status("loading (or making, once) the round circuit's DEVELOPMENT key…"):
+        with progress(_key_step(RoundShape(DEFAULT_SLOTS, DEFAULT_SKETCH_K), "about a minute")):
             num, den = tau_fraction(DEFAULT_TAU)
             verifier = deploy_round_verifier(ctx.chain, deployer, n=DEFAULT_SLOTS, k=DEFAULT_SKETCH_K,
-                                             tau_num=num, tau_den=den)
+                                             tau_num=num, tau_den=den, log=console.print)
         market.approve_verifier(deployer, verifier)
         ctx.deployments.record(ctx.chain.chain_id, "RoundVerifier", verifier, block=block, deployer=deployer.address)
         console.print(f"RoundVerifier ({DEFAULT_SLOTS} trainers, k={DEFAULT_SKETCH_K}, tau {DEFAULT_TAU:g}, DEVELOPMENT key) "
                       f"deployed at [bold]{verifier}[/]")
     console.print(f"recorded in {ctx.deployments.path}")
+
+
+def _key_step(shape, first_time: str) -> str:
+    """What the verifier deployment waits on: loading the cached development key, or making it."""
+    from zk.keys import key_directory
+
+    if (key_directory(shape) / "meta.json").is_file():
+        return f"loading the cached DEVELOPMENT key of the circuit {shape.name} and deploying its verifier"
+    return (f"making the DEVELOPMENT key of the circuit {shape.name} (a single-party setup, once: {first_time} on 2 cores; "
+            "cached for every later deploy, prover and audit) and deploying its verifier")
 
 
 def _deploy_reference(ctx: CliContext, market: Marketplace, deployer, block: int) -> None:
@@ -59,8 +70,8 @@ def _deploy_reference(ctx: CliContext, market: Marketplace, deployer, block: int
 
     params = ReferenceRuleParams()
     shape = ReferenceShape(DEFAULT_SLOTS, DEFAULT_SKETCH_K, params.h_num, params.h_den)
-    with console.status(f"loading (or making, once) the DEVELOPMENT key of ReferenceRound {shape.name}…"):
-        deployment = deploy_reference_verifier(ctx.chain, deployer, shape=shape, params=params)
+    with progress(_key_step(shape, "a few minutes")):
+        deployment = deploy_reference_verifier(ctx.chain, deployer, shape=shape, params=params, log=console.print)
     market.approve_verifier(deployer, deployment.address)
     ctx.deployments.record(ctx.chain.chain_id, "ReferenceRoundVerifier", deployment.address, block=block,
                            deployer=deployer.address)

@@ -109,6 +109,11 @@ class RoundProver:
     def shape(self) -> RoundShape:
         return self.keys.shape
 
+    def _proving(self, task_id: int, round_: int) -> str:
+        """The line logged before a proof (a native call of seconds, with nothing to show meanwhile)."""
+        last = f"; the last took {self.last.seconds:.1f} s" if self.last is not None else ""
+        return f"task {task_id} round {round_}: proving with the {self.keys.describe()}{last} …"
+
     def key_document(self) -> dict:
         """The verification-key document of the key this prover proves with (the aggregator puts
         it in each round's transcript; ``market audit`` checks it against the deployed verifier)."""
@@ -132,6 +137,7 @@ class RoundProver:
                                     "provable rule's (a task with a verifier must use the `provable` detector)")
         sketches = [it.sketch if it is not None else None for it in intakes]
         salts = [it.salt if it is not None else None for it in intakes]
+        self.log(self._proving(task_id, round_))
         proof = prove_round(self.keys, result, commitments=stored_commitments, rejections=list(outcome.rejections),
                             sketches=sketches, salts=salts)
         self.last = proof
@@ -212,6 +218,7 @@ class ReferenceProver(RoundProver):
         if len(intakes) != n:
             raise WitnessInputError(f"{n} stored commitments but {len(intakes)} intake results")
         ranks = getattr(outcome, "order", None)
+        self.log(self._proving(task_id, round_))
         proof = prove_reference_round(
             self.keys, result, commitments=stored_commitments, rejections=[bool(r) for r in outcome.rejections],
             sketches=[it.sketch if it is not None else None for it in intakes],

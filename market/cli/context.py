@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
@@ -126,6 +129,37 @@ def prompt_password(text: str, *, confirm: bool = False) -> str:
 def service_log(message: str) -> None:
     """One line of a long-running service (``trainer run``, ``aggregator run``), with the time."""
     console.print(f"{time.strftime('%H:%M:%S')} {message}", highlight=False)
+
+
+@contextmanager
+def progress(what: str, *, every: float = 15.0) -> Iterator[None]:
+    """Show that ``what`` is still running: on a terminal a spinner with the seconds elapsed, else
+    (a log, a pipe) a line at the start, one every ``every`` seconds and one at the end, so a long
+    native call (a key setup, a proof) never looks like a hang."""
+    started, done = time.monotonic(), threading.Event()
+    if console.is_terminal:
+        status = console.status(what)
+        show: Callable[[float], None] = lambda s: status.update(f"{what} ({s:.0f} s)")  # noqa: E731
+        status.start()
+    else:
+        console.print(f"{what} …")
+        show = lambda s: console.print(f"  … still {what} ({s:.0f} s)")  # noqa: E731
+    ticker = threading.Thread(target=_tick, args=(done, show, 1.0 if console.is_terminal else every), daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if console.is_terminal:
+            status.stop()
+    if not console.is_terminal:
+        console.print(f"  done in {time.monotonic() - started:.1f} s")
+
+
+def _tick(done: threading.Event, show: Callable[[float], None], every: float) -> None:
+    started = time.monotonic()
+    while not done.wait(every):
+        show(time.monotonic() - started)
 
 
 def report(result: TxResult, what: str) -> None:

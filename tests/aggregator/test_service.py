@@ -165,7 +165,7 @@ def test_run_retries_transport_errors_and_lets_a_contract_revert_through(tmp_pat
 
     def log(line: str) -> None:
         logs.append(line)
-        if line == "round 0: closed":
+        if line.startswith("round 0: closed with "):
             stop.set()
 
     # Prepare: the first closeSubmissions call loses its connection
@@ -180,7 +180,7 @@ def test_run_retries_transport_errors_and_lets_a_contract_revert_through(tmp_pat
     monkeypatch.setattr(task.market, "close_submissions", flaky_close)
 
     # Execute: a transport error is retried, then the round closes
-    ended = task.aggregator(log=log).run(poll_seconds=0.01, stop=stop)
+    ended = task.aggregator(log=log).run(poll_seconds=0.01, stop=stop, timeout=120)
 
     # Assert
     assert ended == NodeAction(ActionKind.STOPPED)

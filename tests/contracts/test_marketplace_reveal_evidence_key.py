@@ -30,6 +30,9 @@ def test_reveal_evidence_key_emits_event_for_rejected_trainer(rejected, market, 
     }
     logged = market.events("EvidenceKeyRevealed", taskId=flow.task_id)
     assert [e["args"]["trainer"] for e in logged] == [trainer.address]
+    assert market.round_keys("EvidenceKeyRevealed", flow.task_id, 0) == {trainer.address: KEY}
+    assert market.round_keys("EvidenceKeyRevealed", flow.task_id, 1) == {}
+    assert market.round_keys("RejectionContested", flow.task_id, 0) == {}
 
 
 def test_reveal_evidence_key_after_task_finished(rejected, market, actors):

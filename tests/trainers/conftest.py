@@ -22,14 +22,18 @@ from trainers.data import Dataset, digits_train_test  # noqa: E402
 from trainers.models import with_input_range  # noqa: E402
 
 
+QUICK = dict(epochs=2, learning_rate=0.1, batch_size=32)
+"""Short local runs for the tests (the defaults' 5 epochs of batch 16 are benchmarks/learning_defaults.py's)."""
+
+
 @pytest.fixture(scope="session")
 def mlp_spec() -> TaskSpec:
-    return with_input_range(TaskSpec.example_digits(arch="mlp"))
+    return with_input_range(TaskSpec.example_digits(arch="mlp", **QUICK))
 
 
 @pytest.fixture(scope="session")
 def cnn_spec() -> TaskSpec:
-    return with_input_range(TaskSpec.example_digits(arch="cnn"))
+    return with_input_range(TaskSpec.example_digits(arch="cnn", **QUICK))
 
 
 @pytest.fixture(scope="session")

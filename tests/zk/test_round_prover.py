@@ -250,14 +250,18 @@ def test_make_round_prover_proves_an_aggregator_outcome(round_keys, py_vk):
     from zk.prover import make_round_prover
 
     case = RoundCase([active([1, 2, 3, 4]), absent(), rejected([9, 9, 9, 9]), active([2, 3, 4, 5])], K)
-    prover = make_round_prover(n=4, k=4, keys=round_keys)
+    lines: list[str] = []
+    prover = make_round_prover(n=4, k=4, keys=round_keys, log=lines.append)
 
     # Execute
     proof = prover(7, 0, _outcome(case), case.commitments, 12345, _intakes(case))
+    prover(7, 1, _outcome(case), case.commitments, 12345, _intakes(case))
 
-    # Assert
-    assert proof == prover.last.proof and prover.last.public_inputs == case.public(round_keys)
+    # Assert: a line before each proof (the second names the first's time) and one after
+    assert prover.last.public_inputs == case.public(round_keys)
     assert verify(py_vk, proof, case.public(round_keys))
+    assert [line.split(": ")[1].split()[0] for line in lines] == ["proving", "proved", "proving", "proved"], lines
+    assert lines[0].startswith("task 7 round 0: proving with the") and "the last took" in lines[2]
 
 
 def test_make_round_prover_refuses_an_outcome_of_another_detector(round_keys):

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from market.task_spec import DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE, DEFAULT_LOCAL_EPOCHS
 from zk.protocol.params import DEFAULT_TAU
 
 __all__ = ["SPEC_FLAGS", "spec_flag_options"]
@@ -21,10 +22,11 @@ def spec_flag_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--model", type=click.Choice(["mlp", "cnn", "logreg"]), default="mlp", show_default=True,
                      help="The digits model of a spec built from flags."),
-        click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True,
+        click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_LOCAL_EPOCHS, show_default=True,
                      help="Local epochs (spec built from flags)."),
-        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.3, show_default=True),
-        click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
+        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_LEARNING_RATE,
+                     show_default=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True),
         click.option("--detector", type=click.Choice(["provable", "multi_krum", "mud_hog"]), default="provable",
                      show_default=True, help="Outlier detector of the scoring policy."),
         click.option("--tau", type=float, default=DEFAULT_TAU, show_default=True,

@@ -63,7 +63,8 @@ def _spec_from_flags(ctx: CliContext, model: str, epochs: int, learning_rate: fl
 
 
 def _with_root_set(ctx: CliContext, spec, path: Path, aggregator_key: bytes | None):
-    """``spec`` paying by the reference rule over the root set in ``path`` (an .npz of X and y)."""
+    """``spec`` paying by the reference rule over the root set in ``path`` (an .npz of X and y, in
+    the spec's input shape and classes)."""
     import numpy as np
 
     from market.root_set import RootSet, RootSetError, seal_root_set
@@ -153,8 +154,9 @@ def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec
               help="A task spec JSON file to validate and store (its CID is posted).")
 @spec_flag_options
 @click.option("--root-set", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Spec built from flags: pay by the root-of-trust rule anchored on this class-balanced root set "
-                   "(.npz with X and y, the same number of samples of every class), sealed to --aggregator-key.")
+              help="Pay by the root-of-trust rule anchored on this class-balanced root set (.npz with X and y, the "
+                   "same number of samples of every class), sealed to the aggregator's key; with a spec built from "
+                   "flags or --spec FILE.")
 @click.option("--aggregator", required=True, help="Address of the aggregator (wallet name or 0x address).")
 @click.option("--aggregator-key", default=None,
               help="Aggregator's X25519 public key, hex (trainers encrypt to it); default and only choice: the key the "
@@ -193,18 +195,22 @@ def post(ctx: CliContext, spec_cid, spec_file, model, epochs, learning_rate, bat
 
     if spec_cid and spec_file:
         raise MarketValueError("give --spec-cid CID or --spec FILE, not both")
-    if root_set is not None and (spec_cid or spec_file):
-        raise MarketValueError("--root-set builds the spec from flags: not with --spec or --spec-cid")
+    if root_set is not None and spec_cid:
+        raise MarketValueError("--root-set writes its commitment into the spec: give --spec FILE or build the spec "
+                               "from flags, not --spec-cid (a stored spec cannot change)")
     spec = _posted_spec(ctx, spec_cid, spec_file)
     agg = aggregator if aggregator.startswith("0x") else ctx.keystore.find(aggregator).address
     key = _aggregator_key(ctx, agg, aggregator_key)
     if spec_file is not None:
-        spec_cid = open_storage(ctx.config).put(spec_file.read_bytes())
+        if root_set is not None:  # the file's spec, committed to the sealed root set
+            spec = _with_root_set(ctx, spec, root_set, key)
+        spec_cid = open_storage(ctx.config).put(spec_file.read_bytes() if root_set is None else spec.to_json())
         console.print(f"task spec stored: {spec_cid}")
     elif not spec_cid:
         spec_cid = _spec_from_flags(ctx, model, epochs, learning_rate, batch_size, detector, tau, root_set, key)
     owner = ctx.signer(sender, password_file)
-    verifier = _fitted_verifier(ctx, verifier, root_set is not None, spec, spec_cid, max_trainers)
+    reference = root_set is not None or (spec is not None and spec.scoring.reference is not None)
+    verifier = _fitted_verifier(ctx, verifier, reference, spec, spec_cid, max_trainers)
     allowed = [a if a.startswith("0x") else ctx.keystore.find(a).address
                for a in (allowlist or "").split(",") if a.strip()]  # admission: only these may join
     config = TaskConfig(

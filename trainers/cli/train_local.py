@@ -45,7 +45,7 @@ def _load_spec(spec_file: Path | None, dataset: str | None, arch: str | None, ep
 
     if (dataset or "digits") != "digits":
         raise MarketValueError(f"unknown built-in data set {dataset!r}; use digits, or --spec with --data")
-    return with_input_range(TaskSpec.example_digits(arch=arch or "mlp", epochs=epochs or 2))  # type: ignore[arg-type]
+    return with_input_range(TaskSpec.example_digits(arch=arch or "mlp", epochs=epochs))  # type: ignore[arg-type]
 
 
 def _load_data(spec, data_path: Path | None, dataset: str | None):

@@ -1,5 +1,6 @@
-"""`market task post --root-set`: a spec paying by the root-of-trust rule, its root set checked for
-class balance and sealed to the aggregator; the aggregator's manual reference commands."""
+"""`market task post --root-set`: a spec (from flags or the owner's file) paying by the root-of-trust
+rule, its root set checked for class balance and sealed to the aggregator; the aggregator's manual
+reference commands."""
 
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ def test_post_with_a_root_set_seals_it_and_commits_to_it(market_cli, anvil_port,
         opened = open_root_set(storage.get(section.root_set_cid), key, input_shape=(64,), num_classes=10, per_class=5,
                                digest=section.root_set_digest)
         assert np.array_equal(opened.X, root.X)
+        # a spec file of the owner's (here a logreg digits spec) commits to the root set the same way
+        (tmp_path / "spec.json").write_text(market_cli.run("task", "spec", "--model", "logreg").stdout)
+        from_file = market_cli.run(*post, "--spec", str(tmp_path / "spec.json"), "--root-set", str(path))
+        stored = TaskSpec.from_json(storage.get(from_file.stdout.split("task spec stored: ")[1].split()[0]))
+        assert stored.model.arch == "logreg" and stored.scoring.detector == "reference"
+        assert stored.scoring.reference.root_set_digest == root.digest()
+        by_cid = market_cli.run(*post, "--spec-cid", spec_cid, "--root-set", str(path), ok=False)
+        assert by_cid.returncode != 0 and "not --spec-cid" in by_cid.stderr, by_cid.stderr
         both = market_cli.run("aggregator", "commit-reference", "1", "--from", "agg", ok=False)
         assert both.returncode != 0 and "--digest" in both.stderr
     finally:

@@ -23,7 +23,7 @@ def zk_cli(tmp_path_factory) -> Iterator[MarketCli]:
     and a funded owner."""
     cli = MarketCli(tmp_path_factory.mktemp("zk-post") / "home")
     cli.run("chain", "up", "--port", str(free_port()))
-    cli.run("deploy")
+    cli.deploy_stdout = cli.run("deploy").stdout
     cli.run("wallet", "new", "owner")
     cli.run("wallet", "new", "agg")
     cli.run("wallet", "fund", "owner", "--amount", "2ether", "--from", "dev:0")
@@ -51,6 +51,13 @@ def _refused(cli: MarketCli, *args: str) -> str:
     assert "does not fit its verifier" in result.stderr and "(Round 16x32, tau 4/1)" in result.stderr
     assert _task_count(cli) == before  # nothing posted
     return result.stderr
+
+
+def test_deploy_says_what_its_key_step_waits_on(zk_cli):
+    # the key of Round(16, 32) is cached by then (or made once, and said so), the step's end is shown
+    out = zk_cli.deploy_stdout
+    assert "DEVELOPMENT key of the circuit 16x32" in out and "  done in " in out, out
+    assert out.index("done in") < out.index("RoundVerifier (16 trainers"), out
 
 
 def test_post_refuses_a_spec_whose_tau_differs_from_the_verifier(zk_cli, tmp_path):
