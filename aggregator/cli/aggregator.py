@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from market.cli.context import CliContext, console, pass_ctx, report, secret_password, service_log
+from market.cli.context import CliContext, console, pass_ctx, report, secret_password, service_log, until_reachable
 from market.cli.options import from_option, parse_int_list, password_file_option, round_option
 from market.exceptions import MarketValueError
 from market.types import RoundPublication
@@ -189,7 +189,7 @@ def run(ctx: CliContext, task_id: int, key_file: Path, validation: Path | None, 
     factory = None
     if validation is not None:
         factory = lambda spec: make_evaluator(spec, load_dataset(validation, spec.data))  # noqa: E731
-    prover = _prover(ctx, task_id, open_storage(ctx.config))
+    prover = until_reachable(lambda: _prover(ctx, task_id, open_storage(ctx.config)), poll=poll)  # nodes may be starting
     node = AggregatorNode(
         market=ctx.marketplace, storage=open_storage(ctx.config), account=account, encryption_key=key,
         task_id=task_id, state_dir=state_dir or ctx.config.home / "aggregator", evaluate_factory=factory,

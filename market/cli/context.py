@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import click
@@ -18,10 +19,12 @@ from market.chain import ChainBackend, RpcChain, dev_accounts
 from market.chain.nodes import read_record
 from market.config import MarketConfig
 from market.deployments import Deployments
-from market.exceptions import ChainConnectionError, MarketValueError, PasswordMissing, WrongPassword
+from market.exceptions import ChainConnectionError, ChainError, MarketValueError, PasswordMissing, WrongPassword
 from market.keystore import PASSWORD_ENV, Keystore, read_password
 from market.marketplace import Marketplace
 from market.types import TxResult
+
+T = TypeVar("T")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -129,6 +132,22 @@ def prompt_password(text: str, *, confirm: bool = False) -> str:
 def service_log(message: str) -> None:
     """One line of a long-running service (``trainer run``, ``aggregator run``), with the time."""
     console.print(f"{time.strftime('%H:%M:%S')} {message}", highlight=False)
+
+
+def until_reachable(fn: Callable[[], T], *, poll: float = 2.0, max_backoff: float = 30.0) -> T:
+    """``fn()``, retried while the chain or the storage node does not answer: a service started
+    before its nodes, or during an outage, waits for them as its run loop would (each failure
+    logged with the wait, the wait doubling up to ``max_backoff``). Anything else propagates."""
+    from market.storage.exceptions import StorageUnavailable
+
+    backoff = poll
+    while True:
+        try:
+            return fn()
+        except (ChainError, StorageUnavailable) as exc:
+            service_log(f"retrying in {backoff:.1f}s after: {exc}")
+            time.sleep(backoff)
+            backoff = min(max_backoff, backoff * 2)
 
 
 @contextmanager

@@ -21,7 +21,6 @@ from market.task_spec import TaskSpec, TrainingSection  # noqa: E402
 from trainers.data import Dataset, digits_train_test  # noqa: E402
 from trainers.models import with_input_range  # noqa: E402
 
-
 QUICK = dict(epochs=2, learning_rate=0.1, batch_size=32)
 """Short local runs for the tests (the defaults' 5 epochs of batch 16 are benchmarks/learning_defaults.py's)."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from eth_utils import keccak
 
-from market.cli.context import CliContext, console, pass_ctx, report, service_log
+from market.cli.context import CliContext, console, pass_ctx, report, service_log, until_reachable
 from market.cli.options import AMOUNT, from_option, parse_hex32, password_file_option, round_option
 from market.exceptions import MarketValueError
 
@@ -124,11 +124,16 @@ def run(ctx: CliContext, task_id: int, data_path: Path | None, dataset: str | No
         raise MarketValueError("--share splits a built-in data set (--dataset): your --data is used whole")
     account = ctx.signer(sender, password_file)
     storage = open_storage(ctx.config)
-    market = ctx.marketplace
-    if not market.get_trainer(task_id, account.address).joined:  # before any waiting or training
-        raise MarketValueError(f"{account.address} has not joined task {task_id}: "
-                               f"`market trainer join {task_id} --from {sender}` first (while the task is open)")
-    spec = TaskSpec.from_json(storage.get(market.get_task(task_id).config.spec_cid, max_bytes=MAX_SPEC_BYTES))
+
+    def joined_spec():  # the chain and the storage node may still be starting: waited for
+        market = ctx.marketplace
+        if not market.get_trainer(task_id, account.address).joined:  # before any waiting or training
+            raise MarketValueError(f"{account.address} has not joined task {task_id}: "
+                                   f"`market trainer join {task_id} --from {sender}` first (while the task is open)")
+        return market, TaskSpec.from_json(storage.get(market.get_task(task_id).config.spec_cid,
+                                                      max_bytes=MAX_SPEC_BYTES))
+
+    market, spec = until_reachable(joined_spec, poll=poll)
     if data_path is not None:
         data = load_dataset(data_path, spec.data)
     else:

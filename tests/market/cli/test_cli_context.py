@@ -23,3 +23,25 @@ def test_progress_says_nothing_of_done_when_the_step_fails(capsys):
     with pytest.raises(RuntimeError), progress("proving", every=10):
         raise RuntimeError("the prover failed")
     assert capsys.readouterr().out.splitlines() == ["proving …"]
+
+
+def test_until_reachable_waits_for_the_chain_and_the_storage_node_and_nothing_else(capsys, monkeypatch):
+    from market.cli import context
+    from market.exceptions import ChainConnectionError, MarketValueError
+    from market.storage.exceptions import StorageUnavailable
+
+    monkeypatch.setattr(context.time, "sleep", lambda seconds: None)
+    failures = [ChainConnectionError("connection refused"), StorageUnavailable("IPFS API down")]
+
+    def starting():
+        if failures:
+            raise failures.pop(0)
+        return "spec"
+
+    # Execute: two transport failures, then an answer
+    assert context.until_reachable(starting, poll=0.5) == "spec"
+    # Assert: each logged with a doubling wait; a refusal (not transport) is raised at once
+    out = capsys.readouterr().out
+    assert "retrying in 0.5s after: connection refused" in out and "retrying in 1.0s after: IPFS API down" in out
+    with pytest.raises(MarketValueError):
+        context.until_reachable(lambda: (_ for _ in ()).throw(MarketValueError("not joined")))
