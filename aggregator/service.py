@@ -56,12 +56,13 @@ from market.failpoints import round_failpoint
 from market.marketplace import Marketplace
 from market.model_state import InitialState, ParamSpec, param_spec, round_start_state, state_to_bytes
 from market.root_set import MAX_ROOT_SET_BYTES, RootSet, open_root_set
-from market.storage import Storage, StorageUnavailable
+from market.storage import Storage
 from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 from market.types import RoundInfo, RoundPublication, TaskInfo
 from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.phase import RoundPhase, observe_phase
 from zk.protocol.sketch import SketchParams
+from zk.protocol.step_loop import run_steps
 
 DEFAULT_MEMORY_BUDGET = 1 << 30
 """Bytes of updates a round may hold at once before the intake streams."""
@@ -372,27 +373,7 @@ class AggregatorNode:
         """Step until the task ends; return the last action (``finished`` or ``finalized``, or
         ``stopped`` when ``stop`` was set). Transport failures (chain and storage) are logged and
         retried with exponential backoff; a contract's revert is raised."""
-        stop = stop or threading.Event()
-        started = time.monotonic()
-        backoff = poll_seconds
-        last = None
-        while not stop.is_set():
-            try:
-                action = self.step()
-                backoff = poll_seconds
-            except (ChainError, StorageUnavailable) as exc:
-                self.log(f"retrying in {backoff:.1f}s after: {exc}")
-                stop.wait(backoff)
-                backoff = min(max_backoff, backoff * 2)
-                continue
-            if action != last and action.kind.idle:  # a step that acted logged it, with its details
-                self.log(str(action))
-            last = action
-            if action.kind.final:
-                return action
-            if timeout is not None and time.monotonic() - started > timeout:
-                raise ChainError(f"task {self.task_id} did not finish within {timeout:.0f}s (last: {action})")
-            if action.kind.idle:
-                stop.wait(poll_seconds)
-        return NodeAction(ActionKind.STOPPED)
+        return run_steps(self.step, log=self.log, poll_seconds=poll_seconds, timeout=timeout, stop=stop,
+                         max_backoff=max_backoff, timed_out=lambda last: ChainError(
+                             f"task {self.task_id} did not finish within {timeout:.0f}s (last: {last})"))
 

@@ -29,6 +29,7 @@ __all__ = [
     "keystore",
     "marketplace",
     "model_state",
+    "retry",
     "reverts",
     "root_set",
     "solc",

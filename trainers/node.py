@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -38,10 +37,10 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from market.encryption import EnvelopeContext, InvalidPublicKey, check_public_key, encrypt_with_key, envelope_digest
-from market.exceptions import ChainError, ContractRevert
+from market.exceptions import ContractRevert
 from market.failpoints import round_failpoint
 from market.marketplace import Marketplace
-from market.storage import ContentFault, Storage, StorageUnavailable
+from market.storage import ContentFault, Storage
 from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 from market.types import TaskInfo, TaskState
 from market.update_package import UpdateMetadata, build_update_package, load_update_package, model_spec_hash
@@ -54,6 +53,7 @@ from zk.protocol.actions import ActionKind, NodeAction
 from zk.protocol.commitment import random_salt, sketch_commitment
 from zk.protocol.phase import RoundPhase, observe_phase
 from zk.protocol.sketch import SketchParams, sketch_update
+from zk.protocol.step_loop import run_steps
 
 SALT_BYTES = 32
 STATE_VERSION = 1
@@ -354,28 +354,9 @@ class TrainerNode:
         """Step until the task ends (or ``timeout`` seconds pass, or ``stop`` is set). Transport
         failures (chain and storage) are logged and retried with exponential backoff up to
         ``max_backoff`` seconds; the state on disk makes every retried step safe."""
-        stop = stop or threading.Event()
-        started = time.monotonic()
-        last = None
-        backoff = poll_seconds
-        while not stop.is_set():
-            try:
-                action = self.step()
-                backoff = poll_seconds
-            except (ChainError, StorageUnavailable) as exc:  # a node that stopped answering: wait, retry
-                self.log(f"retrying in {backoff:.1f}s after: {exc}")
-                stop.wait(backoff)
-                backoff = min(max_backoff, backoff * 2)
-                continue
-            if action != last and action.kind.idle:  # a step that acted logged it, with its details
-                self.log(str(action))
-            last = action
-            if action.kind.final:
-                break
-            if timeout is not None and time.monotonic() - started > timeout:
-                raise TrainerError(f"task {self.task_id} did not finish within {timeout:.0f}s (last: {action})")
-            if action.kind.idle:
-                stop.wait(poll_seconds)
+        run_steps(self.step, log=self.log, poll_seconds=poll_seconds, timeout=timeout, stop=stop,
+                  max_backoff=max_backoff, timed_out=lambda last: TrainerError(
+                      f"task {self.task_id} did not finish within {timeout:.0f}s (last: {last})"))
         return self.report()
 
     def report(self) -> TrainerReport:

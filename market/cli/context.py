@@ -19,7 +19,7 @@ from market.chain import ChainBackend, RpcChain, dev_accounts
 from market.chain.nodes import read_record
 from market.config import MarketConfig
 from market.deployments import Deployments
-from market.exceptions import ChainConnectionError, ChainError, MarketValueError, PasswordMissing, WrongPassword
+from market.exceptions import ChainConnectionError, MarketValueError, PasswordMissing, WrongPassword
 from market.keystore import PASSWORD_ENV, Keystore, read_password
 from market.marketplace import Marketplace
 from market.types import TxResult
@@ -138,16 +138,14 @@ def until_reachable(fn: Callable[[], T], *, poll: float = 2.0, max_backoff: floa
     """``fn()``, retried while the chain or the storage node does not answer: a service started
     before its nodes, or during an outage, waits for them as its run loop would (each failure
     logged with the wait, the wait doubling up to ``max_backoff``). Anything else propagates."""
-    from market.storage.exceptions import StorageUnavailable
+    from market.retry import TRANSPORT_ERRORS, Backoff
 
-    backoff = poll
+    backoff = Backoff(poll, max_backoff)
     while True:
         try:
             return fn()
-        except (ChainError, StorageUnavailable) as exc:
-            service_log(f"retrying in {backoff:.1f}s after: {exc}")
-            time.sleep(backoff)
-            backoff = min(max_backoff, backoff * 2)
+        except TRANSPORT_ERRORS as exc:
+            time.sleep(backoff.failed(exc, service_log))
 
 
 @contextmanager

@@ -27,5 +27,6 @@ __all__ = [
     "reference_shapley",
     "rule",
     "sketch",
+    "step_loop",
     "transcript",
 ]
