@@ -42,3 +42,10 @@ def test_the_readme_tour_and_services_run_as_written(tmp_path):
         log = (tmp_path / f"{trainer}.log").read_text()
         assert "task 2 Finished" in log, log[-3000:]
     assert output.count("withdrew ") == 4, output[-3000:]  # alice and bob, in each task
+
+
+def test_every_file_the_readme_and_the_docs_link_is_in_the_clone():
+    for page in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))):
+        targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text())
+        missing = [t for t in targets if not (page.parent / t).exists()]
+        assert not missing, f"{page.relative_to(ROOT)} links files that are not in the clone: {missing}"
