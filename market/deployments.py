@@ -38,5 +38,9 @@ class Deployments:
             )
         return entry[name]
 
+    def entry(self, chain_id: int) -> dict[str, str]:
+        """Every contract name → address recorded for ``chain_id`` (empty when none)."""
+        return {k: v for k, v in self._read().get(str(chain_id), {}).items() if k not in ("block", "deployer")}
+
     def start_block(self, chain_id: int) -> int:
         return int(self._read().get(str(chain_id), {}).get("block", 0))

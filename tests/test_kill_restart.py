@@ -52,15 +52,19 @@ def anvil_port() -> int:
 def _setup(cli: MarketCli, port: int, *, trainers: int, rounds: int, window: str, sketch_window: str,
            start: bool = True) -> str:
     cli.run("chain", "up", "--port", str(port))
-    cli.run("deploy")
+    cli.run("deploy", "--slots", "4,16")  # `task post` picks the 4-slot verifier for these small tasks
     for name in ("owner", *[f"t{i}" for i in range(1, trainers + 1)]):
         cli.run("wallet", "new", name)
         cli.run("wallet", "fund", name, "--amount", "2ether", "--from", "dev:0")
     cli.register_aggregator("agg")
     posted = cli.run("task", "post", "--model", "logreg", "--epochs", "2", "--aggregator", "agg", "--reward", "1ether",
                      "--stake", "0.1ether", "--rounds", str(rounds), "--min-trainers", str(trainers),
-                     "--submission-window", window, "--sketch-window", sketch_window, "--from", "owner")
+                     "--submission-window", window, "--sketch-window", sketch_window, "--max-trainers", "4",
+                     "--from", "owner")
     task_id = posted.stdout.strip().splitlines()[-1]
+    recorded = json.loads((cli.home / "deployments.json").read_text())["31337"]
+    assert recorded["RoundVerifier4x32"] != recorded["RoundVerifier"] == recorded["RoundVerifier16x32"]
+    assert recorded["RoundVerifier4x32"].lower() in cli.run("task", "show", task_id).stdout.lower()
     for i in range(1, trainers + 1):
         cli.run("trainer", "join", task_id, "--from", f"t{i}")
     if start:

@@ -218,7 +218,8 @@ def _prover(ctx: CliContext, task_id: int, storage):
 
     def make():
         spec = TaskSpec.from_json(storage.get(task.config.spec_cid, max_bytes=MAX_SPEC_BYTES))
-        return make_round_prover(n=16, k=spec.scoring.sketch_k, log=log)
+        slots = ctx.marketplace.verifier_info(task.config.verifier).slots  # the circuit the task's verifier checks
+        return make_round_prover(n=slots, k=spec.scoring.sketch_k, log=log)
 
     return _DeferredProver(make)
 

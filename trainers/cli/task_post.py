@@ -18,7 +18,7 @@ from market.exceptions import MarketError, MarketValueError
 from market.types import ZERO_ADDRESS, TaskConfig
 from market.units import ether
 from trainers.cli.spec_flags import spec_flag_options
-from zk.protocol.params import DEFAULT_SLOTS
+from zk.protocol.params import DEFAULT_SKETCH_K, DEFAULT_SLOTS
 
 
 def _aggregator_key(ctx: CliContext, aggregator: str, text: str | None) -> bytes:
@@ -121,6 +121,25 @@ def _posted_spec(ctx: CliContext, spec_cid: str | None, spec_file: Path | None):
     return spec
 
 
+def _auto_verifier(ctx: CliContext, reference: bool, k: int, max_trainers: int) -> str:
+    """What ``--verifier auto`` resolves to on this chain: the reference rule's recorded verifier, or
+    the smallest recorded median-rule verifier (for the spec's k) with room for ``max_trainers``
+    (none has: the default ``RoundVerifier``, which the fit check then refuses); 'none' (trusted
+    mode, said so after posting) when nothing is deployed."""
+    from zk.protocol.params import ROUND_VERIFIER, round_verifier_slots
+
+    chain_id = ctx.chain.chain_id
+    if not reference:
+        sizes = round_verifier_slots(ctx.deployments.entry(chain_id), k=k)
+        fitting = [n for n in sizes if n >= max_trainers]
+        if fitting:
+            return sizes[min(fitting)]
+    try:
+        return ctx.deployments.address(chain_id, "ReferenceRoundVerifier" if reference else ROUND_VERIFIER)
+    except MarketError:
+        return "none"
+
+
 def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec_cid: str, max_trainers: int) -> str:
     """The verifier to post with ('none' for trusted mode): 'auto' resolves to the recorded
     ReferenceRoundVerifier (root set) or RoundVerifier; a verifier must be approved by the
@@ -129,11 +148,8 @@ def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec
     from market.task_spec import MAX_SPEC_BYTES, TaskSpec
 
     if verifier.lower() == "auto":  # the verifier of the task's rule that this chain's deployment recorded
-        try:
-            verifier = ctx.deployments.address(ctx.chain.chain_id,
-                                               "ReferenceRoundVerifier" if reference else "RoundVerifier")
-        except MarketError:
-            verifier = "none"  # none deployed: trusted mode, said so after posting
+        verifier = _auto_verifier(ctx, reference, spec.scoring.sketch_k if spec is not None else DEFAULT_SKETCH_K,
+                                  max_trainers)
     if verifier.lower() in {"none", "0", ""}:
         return "none"
     from zk.verifier_params import fit_task_to_verifier
@@ -180,8 +196,8 @@ def _fitted_verifier(ctx: CliContext, verifier: str, reference: bool, spec, spec
               help="After the last round is published, finalize waits this long so rejected trainers can still "
                    "contest (their nodes do it at once; a contest moves no money).")
 @click.option("--verifier", default="auto", show_default=True,
-              help="Round verifier address; 'auto' = the RoundVerifier `market deploy` recorded (trusted mode when "
-                   "there is none); 'none' = trusted-aggregator mode (no proof checked).")
+              help="Round verifier address; 'auto' = the smallest RoundVerifier `market deploy` recorded with room for "
+                   "--max-trainers (trusted mode when there is none); 'none' = trusted-aggregator mode (no proof checked).")
 @from_option()
 @password_file_option()
 @pass_ctx

@@ -16,8 +16,11 @@ __all__ = [
     "DEFAULT_SLOTS",
     "DEFAULT_TAU",
     "MAX_SLOTS",
+    "ROUND_VERIFIER",
     "RoundParameters",
     "check_task_fits",
+    "round_verifier_name",
+    "round_verifier_slots",
 ]
 
 #: Trainer slots of the default round circuit and verifier (``Round(16, 32)``).
@@ -28,6 +31,26 @@ DEFAULT_SKETCH_K = 32
 DEFAULT_TAU = 4.0
 #: The most slots a circuit (and the RoundVerifier adapter) supports: the Marketplace's MAX_TRAINERS.
 MAX_SLOTS = 64
+
+
+#: The deployment record of the median rule's default verifier (the largest ``market deploy`` made).
+ROUND_VERIFIER = "RoundVerifier"
+
+
+def round_verifier_name(n: int, k: int) -> str:
+    """The deployment record of the median rule's verifier with ``n`` slots and sketch length ``k``."""
+    return f"{ROUND_VERIFIER}{n}x{k}"
+
+
+def round_verifier_slots(recorded: dict[str, str], *, k: int) -> dict[int, str]:
+    """``{slots: address}`` of the median rule's verifiers for sketch length ``k`` among the
+    ``recorded`` names (a chain's deployment entry)."""
+    out = {}
+    for name, address in recorded.items():
+        size = name.removeprefix(ROUND_VERIFIER).split("x")
+        if name.startswith(ROUND_VERIFIER) and len(size) == 2 and all(p.isdigit() for p in size) and int(size[1]) == k:
+            out[int(size[0])] = address
+    return out
 
 
 @dataclass(frozen=True)
