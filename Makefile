@@ -53,7 +53,7 @@ fuzz: install
 	$(PY) -m benchmarks.intake_fuzz
 
 # The stateful money test, long mode (issue 12): 500 random sequences (~40 steps each; CI runs
-# 25) with every invariant checked after every step, as two disjoint seeded batches of 250 side
+# 12) with every invariant checked after every step, as two disjoint seeded batches of 250 side
 # by side (out/stateful-stats-seed{1,2}.txt). STATEFUL_BATCH=n for shorter batches.
 STATEFUL_BATCH ?= 250
 .PHONY: stateful-long

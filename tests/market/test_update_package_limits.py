@@ -162,14 +162,16 @@ EXAMPLE_SPEC_CIDS = {
     "cnn": "bafkreifahd3enm7tqtzap4baj5whl5ang3nylon4zpurvm63qnmpwey6p4",
     "logreg": "bafkreid2kedrwl7yjugluacpynyllw3mcegfmht3oxafqcvzp2uopdmzna",
 }
-"""The example specs' CIDs before the cap existed (commit 38f438b)."""
+"""The example specs' CIDs before the cap existed (commit 38f438b, whose example trained 2 epochs
+at lr 0.1, batch 32: the defaults changed since, a stored spec's values did not)."""
 
 
 @pytest.mark.parametrize("arch", sorted(EXAMPLE_SPEC_CIDS))
 def test_a_spec_without_a_cap_keeps_its_bytes_and_cid(arch) -> None:
-    spec = TaskSpec.example_digits(arch=arch)
+    spec = TaskSpec.example_digits(arch=arch, epochs=2, learning_rate=0.1, batch_size=32)
     assert b"max_num_samples" not in spec.to_json()
     assert compute_cid(spec.to_json()) == EXAMPLE_SPEC_CIDS[arch]
+    assert TaskSpec.from_json(spec.to_json()).to_json() == spec.to_json()  # read back, written the same
     assert spec.limits.num_samples_cap == MAX_NUM_SAMPLES
 
 
