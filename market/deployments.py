@@ -24,9 +24,12 @@ class Deployments:
             return {}
         return json.loads(self.path.read_text())
 
-    def record(self, chain_id: int, name: str, address: str, *, block: int, deployer: str) -> None:
+    def record(self, chain_id: int, name: str, address: str, *, block: int, deployer: str, fresh: bool = False) -> None:
+        """Record ``name`` at ``address`` for ``chain_id``; ``fresh`` forgets what the chain had
+        before (a new Marketplace: the verifiers its predecessor approved are not approved by it)."""
         data = self._read()
-        data[str(chain_id)] = {**data.get(str(chain_id), {}), name: address, "block": block, "deployer": deployer}
+        kept = {} if fresh else data.get(str(chain_id), {})
+        data[str(chain_id)] = {**kept, name: address, "block": block, "deployer": deployer}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 

@@ -36,7 +36,8 @@ def deploy(ctx: CliContext, zk: bool, rule: str, slots: str, sender: str, passwo
     deployer = ctx.signer(sender, password_file)
     market = Marketplace.deploy(ctx.chain, deployer)
     block = ctx.chain.block_number()
-    ctx.deployments.record(ctx.chain.chain_id, "Marketplace", market.address, block=block, deployer=deployer.address)
+    ctx.deployments.record(ctx.chain.chain_id, "Marketplace", market.address, block=block, deployer=deployer.address,
+                           fresh=True)  # the verifiers recorded before belong to the previous Marketplace
     console.print(f"Marketplace deployed at [bold]{market.address}[/] on {ctx.chain.describe()}")
     if zk and rule in ("reference", "both"):
         _deploy_reference(ctx, market, deployer, block)
