@@ -9,9 +9,16 @@ from pathlib import Path
 import click
 
 from market.cli.context import CliContext, console, pass_ctx, progress
-from market.cli.options import from_option, password_file_option
+from market.cli.options import from_option, parse_int_list, password_file_option
 from market.marketplace import Marketplace
-from zk.protocol.params import DEFAULT_SKETCH_K, DEFAULT_SLOTS, DEFAULT_TAU, MAX_SLOTS, round_verifier_name
+from zk.protocol.params import (
+    DEFAULT_SKETCH_K,
+    DEFAULT_SLOTS,
+    DEFAULT_TAU,
+    MAX_SLOTS,
+    ROUND_VERIFIER,
+    round_verifier_name,
+)
 from zk.protocol.rule import tau_fraction
 
 
@@ -48,10 +55,7 @@ def deploy(ctx: CliContext, zk: bool, rule: str, slots: str, sender: str, passwo
 
 
 def _slot_sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        sizes = []
+    sizes = parse_int_list(text, "--slots")
     if not sizes or any(not 2 <= n <= MAX_SLOTS for n in sizes):
         raise click.BadParameter(f"{text!r}: give slot counts from 2 to {MAX_SLOTS}, comma-separated (e.g. 4,16)",
                                  param_hint="--slots")
@@ -70,7 +74,7 @@ def _deploy_round(ctx: CliContext, market: Marketplace, deployer, block: int, n:
         verifier = deploy_round_verifier(ctx.chain, deployer, n=n, k=DEFAULT_SKETCH_K, tau_num=num, tau_den=den,
                                          log=console.print)
     market.approve_verifier(deployer, verifier)
-    for name in (round_verifier_name(n, DEFAULT_SKETCH_K), *(["RoundVerifier"] if default else [])):
+    for name in (round_verifier_name(n, DEFAULT_SKETCH_K), *([ROUND_VERIFIER] if default else [])):
         ctx.deployments.record(ctx.chain.chain_id, name, verifier, block=block, deployer=deployer.address)
     console.print(f"RoundVerifier ({n} trainers, k={DEFAULT_SKETCH_K}, tau {DEFAULT_TAU:g}, DEVELOPMENT key) "
                   f"deployed at [bold]{verifier}[/]")
@@ -78,9 +82,9 @@ def _deploy_round(ctx: CliContext, market: Marketplace, deployer, block: int, n:
 
 def _key_step(shape, first_time: str) -> str:
     """What the verifier deployment waits on: loading the cached development key, or making it."""
-    from zk.keys import key_directory
+    from zk.keys import has_development_key
 
-    if (key_directory(shape) / "meta.json").is_file():
+    if has_development_key(shape):
         return f"loading the cached DEVELOPMENT key of the circuit {shape.name} and deploying its verifier"
     return (f"making the DEVELOPMENT key of the circuit {shape.name} (a single-party setup, once: {first_time} on 2 cores; "
             "cached for every later deploy, prover and audit) and deploying its verifier")

@@ -54,6 +54,7 @@ __all__ = [
     "development_keys",
     "forget_loaded_keys",
     "groth16py_module",
+    "has_development_key",
     "key_directory",
     "keys_for",
 ]
@@ -230,6 +231,11 @@ def forget_loaded_keys() -> None:
         _LOADED.clear()
 
 
+def has_development_key(shape: RoundShape, cache: Path | str | None = None) -> bool:
+    """Whether the development key of ``shape`` is cached (complete: its meta.json is written last)."""
+    return (key_directory(shape, cache) / "meta.json").is_file()
+
+
 def _load(shape: RoundShape, folder: Path, proving_key: Any = None) -> RoundKeys:
     with _LOADED_LOCK:
         keys = _LOADED.get(folder)
@@ -250,7 +256,7 @@ def development_keys(shape: RoundShape, *, cache: Path | str | None = None, crea
     a key is built in a temporary folder and renamed into place; the first one wins."""
     log = log or (lambda message: None)
     folder = key_directory(shape, cache)
-    if (folder / "meta.json").is_file():
+    if has_development_key(shape, cache):
         return _load(shape, folder)
     if not create:
         raise KeyMissingError(f"no development key for the round circuit {shape.name} in {folder}")
