@@ -42,9 +42,9 @@ MAX_SPEC_BYTES = 1 << 20
 
 # The training defaults: what a spec that leaves them out trains with, and what the built-in
 # digits spec, ``market task post``/``task spec`` from flags, ``train-local`` and the demo use
-# (one place). Measured by ``python -m benchmarks.learning_defaults``: 0.93 hold-out accuracy on
-# digits after one local run for mlp, logreg and cnn alike (lr 0.1, 2 epochs, batch 32 reached
-# 0.74-0.89).
+# (one place). Measured by ``python scripts/bench_learning_defaults.py``: 0.92-0.93 hold-out
+# accuracy on digits after one local run for mlp, logreg and cnn (lr 0.1, 2 epochs, batch 32
+# reached 0.74-0.89).
 DEFAULT_LEARNING_RATE: Final = 0.3
 DEFAULT_LOCAL_EPOCHS: Final = 5
 DEFAULT_BATCH_SIZE: Final = 16

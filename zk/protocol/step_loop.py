@@ -17,7 +17,7 @@ __all__ = ["run_steps"]
 
 def run_steps(step: Callable[[], NodeAction], *, log: Callable[[str], None], poll_seconds: float,
               timeout: float | None = None, stop: threading.Event | None = None, max_backoff: float = MAX_BACKOFF,
-              timed_out: Callable[[NodeAction | None], Exception]) -> NodeAction:
+              timed_out: Callable[[NodeAction], Exception]) -> NodeAction:
     """Call ``step`` until it returns a final action (returned), ``stop`` is set
     (:attr:`ActionKind.STOPPED`) or ``timeout`` seconds pass (``timed_out(last action)`` is
     raised). A step that acted logged it with its details; an idle one is logged when it changes."""
